@@ -1,0 +1,57 @@
+"""Shared fixtures: a small taxonomy of their own, so no test depends on the shipped one."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+FIXTURE_TAXONOMY = textwrap.dedent(
+    """\
+    version: 1
+    name: fixture
+    axes:
+      team:
+        description: Which team owns it.
+        tags:
+          - id: web
+            name: Web
+            aliases: ["Team: Web", "website"]
+          - id: api
+            name: API
+            aliases: ["Team: API"]
+          - id: legacy
+            name: Legacy
+            deprecated: true
+            replaced_by: web
+      topic:
+        description: What kind of contact it is.
+        tags:
+          - id: bug
+            name: Bug report
+            aliases: ["Topic: Bug"]
+          - id: praise
+            name: Praise
+          - id: pricing
+            name: Pricing question
+            aliases: ["Billing question"]
+          - id: escalation
+            name: Escalation
+            human_only: true
+    """
+)
+
+
+@pytest.fixture
+def taxonomy_file(tmp_path: Path) -> Path:
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(FIXTURE_TAXONOMY, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def taxonomy(taxonomy_file: Path):
+    from classifier.taxonomy import load_taxonomy
+
+    return load_taxonomy(taxonomy_file)
