@@ -43,6 +43,51 @@ TaxonomyOption = Annotated[
 ]
 
 
+IdColumn = Annotated[str | None, typer.Option("--id-column", help="Column with message ids.")]
+TextColumn = Annotated[
+    str | None, typer.Option("--text-column", help="Column with the message text.")
+]
+TagsColumn = Annotated[
+    str | None, typer.Option("--tags-column", help="Column with all tags in one cell.")
+]
+AxisColumn = Annotated[
+    list[str] | None,
+    typer.Option("--axis-column", help="AXIS=COLUMN: a column holding one axis's tags."),
+]
+
+
+def _columns(id_column, text_column, tags_column, axis_column):
+    from classifier.corpus import Columns
+    from classifier.errors import UsageError
+
+    axes = {}
+    for item in axis_column or []:
+        axis, sep, column = item.partition("=")
+        if not sep or not axis or not column:
+            raise UsageError(f"--axis-column '{item}': write it as AXIS=COLUMN, e.g. team=Team")
+        axes[axis.strip()] = column.strip()
+    return Columns(id=id_column, text=text_column, tags=tags_column, axes=axes)
+
+
+def _load(path, taxonomy, columns, *, require_tags=False):
+    """Read a corpus with a status line on stderr, since a big export takes a few seconds."""
+    from classifier.corpus import load_corpus
+
+    with err.status(f"reading {path}", spinner="dots"):
+        return load_corpus(str(path), taxonomy, columns, require_tags=require_tags)
+
+
+def _emit(text: str, output: Path | None) -> None:
+    """Data to stdout, or atomically to --output."""
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        from classifier.output import write_atomic
+
+        write_atomic(output, text)
+        err.print(f"wrote {output}", highlight=False)
+
+
 class ShowFormat(StrEnum):
     table = "table"
     json = "json"
@@ -134,6 +179,149 @@ def taxonomy_show(
         typer.echo(_taxonomy_markdown(loaded), nl=False)
     else:
         out.print(_taxonomy_table(loaded))
+
+
+class DataFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+class FailOn(StrEnum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+    never = "never"
+
+
+@app.command()
+@handles_errors
+def audit(
+    corpus: Annotated[
+        Path, typer.Argument(help="Corpus file (csv, tsv, jsonl, json, parquet, - for stdin).")
+    ],
+    taxonomy: TaxonomyOption = None,
+    format: Annotated[DataFormat, typer.Option("--format", "-f")] = DataFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")
+    ] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 1 when a finding is at or above this.")
+    ] = FailOn.error,
+    fix: Annotated[
+        Path | None,
+        typer.Option("--fix", help="Write a corrected copy (aliases, retired and repeated tags)."),
+    ] = None,
+    checks: Annotated[
+        str | None, typer.Option("--checks", help="Comma-separated checks to run [default: all].")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Findings shown per check in table/markdown.")
+    ] = 10,
+    id_column: IdColumn = None,
+    text_column: TextColumn = None,
+    tags_column: TagsColumn = None,
+    axis_column: AxisColumn = None,
+) -> None:
+    """Audit a tagged corpus: every message exactly one tag per axis, recorded once.
+
+    Exit 0 when clean, 1 when a finding is at or above --fail-on, 2 on bad input.
+
+    Example: feedtag audit examples/helpdesk-export.csv --fail-on warning
+    """
+    from classifier.audit import run_audit
+    from classifier.audit.fix import write_fixed
+    from classifier.errors import UsageError
+    from classifier.taxonomy import load_taxonomy
+
+    if output is not None and format is DataFormat.table:
+        raise UsageError("--output needs --format json, csv or markdown")
+    loaded = load_taxonomy(taxonomy)
+    columns = _columns(id_column, text_column, tags_column, axis_column)
+    data = _load(corpus, loaded, columns, require_tags=True)
+    report = run_audit(data, checks.split(",") if checks else None)
+    if format is DataFormat.json:
+        _emit(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", output)
+    elif format is DataFormat.csv:
+        from classifier.output import csv_text
+
+        _emit(csv_text(report.findings), output)
+    elif format is DataFormat.markdown:
+        _emit(report.to_markdown(limit), output)
+    else:
+        _print_audit(report, limit)
+    if fix is not None:
+        fixed = write_fixed(data, fix)
+        err.print(
+            f"fixed {fixed.cells_changed} tag cells in {fixed.messages_changed} messages: "
+            f"wrote {fixed.path}",
+            highlight=False,
+        )
+    if report.fails(fail_on.value):
+        raise typer.Exit(1)
+
+
+def _print_audit(report, limit: int) -> None:
+    from rich.panel import Panel
+
+    summary = report.summary
+    severity = summary.by_severity
+    out.print(
+        Panel.fit(
+            f"[bold]{summary.messages}[/bold] messages, "
+            f"[bold]{summary.complete_share:.1%}[/bold] complete (one tag on every axis)\n"
+            f"[red]{severity['error']} errors[/red], [yellow]{severity['warning']} warnings[/yellow], "
+            f"{severity['info']} info",
+            title=f"audit of {summary.source}",
+        )
+    )
+    if summary.by_check:
+        checks = Table(title="findings by check")
+        checks.add_column("check")
+        checks.add_column("findings", justify="right")
+        for check, count in summary.by_check.items():
+            checks.add_row(check, str(count))
+        out.print(checks)
+    if summary.agents:
+        agents = Table(title="by agent")
+        for column in ("agent", "messages", "complete", "errors", "warnings"):
+            agents.add_column(column, justify="left" if column == "agent" else "right")
+        for agent in summary.agents:
+            agents.add_row(
+                agent.agent,
+                str(agent.messages),
+                f"{agent.complete_share:.1%}",
+                str(agent.errors),
+                str(agent.warnings),
+            )
+        out.print(agents)
+    tags = Table(title="tags per axis (messages with exactly one)")
+    tags.add_column("axis")
+    tags.add_column("tag")
+    tags.add_column("messages", justify="right")
+    for axis, counts in summary.tags.items():
+        for tag, count in counts.items():
+            tags.add_row(axis, tag, str(count))
+        tags.add_section()
+    out.print(tags)
+    for check, group in report.by_check():
+        table = Table(title=f"{check} ({len(group)})", title_justify="left")
+        for column in ("row", "id", "axis", "tags", "message", "fix"):
+            table.add_column(column, overflow="fold")
+        for finding in group.head(limit).itertuples(index=False):
+            table.add_row(
+                str(finding.row),
+                finding.id,
+                finding.axis,
+                finding.tags,
+                finding.message,
+                finding.fix,
+                style="red" if finding.severity == "error" else None,
+            )
+        out.print(table, markup=False)
+        if len(group) > limit:
+            out.print(f"... and {len(group) - limit} more", highlight=False)
 
 
 def _taxonomy_table(taxonomy) -> Table:

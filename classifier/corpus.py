@@ -313,10 +313,10 @@ def _messages(frame: pd.DataFrame, columns: Columns) -> pd.DataFrame:
     import pandas as pd
 
     def as_text(column: str) -> pd.Series:
-        values = frame[column]
-        if values.dtype != object or values.map(type).ne(str).any():
-            values = values.map(lambda v: "" if v is None or v != v else str(v))
-        return values.reset_index(drop=True)
+        values = frame[column].reset_index(drop=True)
+        if not pd.api.types.is_string_dtype(values) or values.isna().any():
+            values = values.map(lambda v: "" if v is None or v != v else str(v)).astype(str)
+        return values
 
     rows = pd.RangeIndex(1, len(frame) + 1)
     messages = pd.DataFrame({"row": rows})

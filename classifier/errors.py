@@ -30,3 +30,7 @@ class ModelError(FeedtagError):
 
 class OutputError(FeedtagError):
     """An output cannot be written where the user asked."""
+
+
+class UsageError(FeedtagError):
+    """Options that do not fit together or name something that does not exist."""

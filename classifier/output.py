@@ -60,3 +60,9 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
+
+
+def csv_text(frame: Any, sep: str = ",") -> str:
+    """A DataFrame as CSV with every formula-like cell neutralised for spreadsheets."""
+    safe = frame.astype(object).map(neutralise_formula)
+    return safe.to_csv(index=False, sep=sep, lineterminator="\n")

@@ -1,0 +1,133 @@
+"""``audit --fix``: a corrected copy of the corpus, in the input's format.
+
+Only the mechanical fixes are made: aliases and retired tags become their canonical tag, and a
+tag written twice is kept once. Rows, columns, order and every other cell stay as they were.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from classifier.corpus import FORMATS, SEPARATORS
+from classifier.errors import UsageError
+from classifier.output import write_atomic
+
+if TYPE_CHECKING:
+    from classifier.corpus import Corpus
+
+
+@dataclass(frozen=True)
+class FixResult:
+    path: Path
+    messages_changed: int
+    cells_changed: int
+
+
+def fixed_cells(corpus: Corpus) -> dict[tuple[int, str], list[str]]:
+    """The new tag list of every cell the fix changes, keyed by (message position, column)."""
+    tags = corpus.tags
+    taxonomy = corpus.taxonomy
+    repeated = tags["axis"].notna() & tags.duplicated(["message", "axis", "tag"], keep="first")
+    renamed = tags["how"].isin(["alias", "deprecated"])
+    touched = tags.loc[repeated | renamed, ["message", "column"]].drop_duplicates()
+    affected = tags.reset_index().merge(touched, on=["message", "column"]).set_index("index")
+    cells: dict[tuple[int, str], list[str]] = {}
+    for index, row in zip(affected.index, affected.itertuples(index=False), strict=True):
+        kept = cells.setdefault((row.message, row.column), [])
+        if repeated[index]:
+            continue
+        raw = row.raw
+        if row.how == "alias":
+            raw = taxonomy.tag(row.axis, row.tag).name
+        elif row.how == "deprecated":
+            live = taxonomy.successor(row.axis, row.tag)
+            raw = taxonomy.tag(row.axis, live).name if live != row.tag else raw
+        kept.append(raw)
+    return cells
+
+
+def write_fixed(corpus: Corpus, out: str | Path) -> FixResult:
+    """Write the corrected copy atomically; the input is never touched."""
+    out = Path(out)
+    if corpus.path != "-" and out.resolve() == Path(corpus.path).resolve():
+        raise UsageError(f"{out}: --fix would overwrite the input; name another file")
+    wanted = FORMATS.get(out.suffix.lower())
+    if wanted is not None and wanted != corpus.format:
+        raise UsageError(
+            f"{out}: --fix writes the input's format ({corpus.format}); give the file that suffix"
+        )
+    cells = fixed_cells(corpus)
+    writer = {"csv": _csv, "tsv": _csv, "jsonl": _jsonl, "json": _json, "parquet": _parquet}
+    writer[corpus.format](corpus, cells, out)
+    return FixResult(out, len({message for message, _ in cells}), len(cells))
+
+
+def _cell(original: Any, tags: list[str]) -> Any:
+    """Write a tag list back the way the original cell was written."""
+    if not isinstance(original, str):
+        return tags
+    if original.strip().startswith("["):
+        return json.dumps(tags, ensure_ascii=False)
+    separator = SEPARATORS.search(original)
+    return (separator.group() if separator else "; ").join(tags)
+
+
+def _csv(corpus: Corpus, cells: dict, out: Path) -> None:
+    frame = corpus.frame.copy()
+    for (position, column), tags in cells.items():
+        at = frame.columns.get_loc(column)
+        frame.iat[position, at] = _cell(frame.iat[position, at], tags)
+    sep = "\t" if corpus.format == "tsv" else ","
+    write_atomic(out, frame.to_csv(index=False, sep=sep, lineterminator="\n"))
+
+
+def _records(corpus: Corpus) -> list[tuple[str, dict | None]]:
+    """The original JSON Lines, each with its parsed object (``None`` for a blank line)."""
+    lines = Path(corpus.path).read_text(encoding="utf-8-sig").splitlines()
+    return [(line, json.loads(line) if line.strip() else None) for line in lines]
+
+
+def _jsonl(corpus: Corpus, cells: dict, out: Path) -> None:
+    by_position: dict[int, dict[str, list[str]]] = {}
+    for (position, column), tags in cells.items():
+        by_position.setdefault(position, {})[column] = tags
+    lines, position = [], 0
+    for line, record in _records(corpus):
+        if record is not None:
+            for column, tags in by_position.get(position, {}).items():
+                record[column] = _cell(record.get(column), tags)
+            if position in by_position:
+                line = json.dumps(record, ensure_ascii=False)
+            position += 1
+        lines.append(line)
+    write_atomic(out, "\n".join(lines) + "\n")
+
+
+def _json(corpus: Corpus, cells: dict, out: Path) -> None:
+    records = json.loads(Path(corpus.path).read_text(encoding="utf-8-sig"))
+    for (position, column), tags in cells.items():
+        records[position][column] = _cell(records[position].get(column), tags)
+    write_atomic(out, json.dumps(records, ensure_ascii=False, indent=2) + "\n")
+
+
+def _parquet(corpus: Corpus, cells: dict, out: Path) -> None:
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(corpus.path)
+    for column in {column for _, column in cells}:
+        values = table.column(column).to_pylist()
+        for (position, name), tags in cells.items():
+            if name == column:
+                values[position] = _cell(values[position], tags)
+        index = table.schema.get_field_index(column)
+        array = pa.array(values, type=table.schema.field(index).type)
+        table = table.set_column(index, table.schema.field(index), array)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    write_atomic(out, buffer.getvalue())
