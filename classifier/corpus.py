@@ -344,9 +344,10 @@ def _resolve_tags(name: str, frame: pd.DataFrame, columns: Columns, taxonomy: Ta
             lookup = {raw: getattr(r, attribute) for raw, r in zip(unique, resolved, strict=True)}
             exploded[attribute] = exploded["raw"].map(lookup)
         parts.append(exploded)
+    names = ["message", "column", "raw", "axis", "tag", "how"]
     if not parts:
-        return pd.DataFrame({key: [] for key in ("message", "column", "raw", "axis", "tag", "how")})
-    tags = pd.concat(parts, ignore_index=True)
+        return pd.DataFrame({key: pd.Series(dtype=object) for key in names})
+    tags = pd.concat(parts, ignore_index=True).astype({key: object for key in names[1:]})
     return tags.sort_values("message", kind="stable", ignore_index=True)[
         ["message", "column", "raw", "axis", "tag", "how"]
     ]

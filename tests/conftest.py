@@ -50,8 +50,11 @@ def taxonomy_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def taxonomy(taxonomy_file: Path):
+@pytest.fixture(scope="session")
+def taxonomy(tmp_path_factory: pytest.TempPathFactory):
+    """The fixture taxonomy, loaded once: it is immutable (frozen pydantic models)."""
     from classifier.taxonomy import load_taxonomy
 
-    return load_taxonomy(taxonomy_file)
+    path = tmp_path_factory.mktemp("taxonomy") / "taxonomy.yaml"
+    path.write_text(FIXTURE_TAXONOMY, encoding="utf-8")
+    return load_taxonomy(path)

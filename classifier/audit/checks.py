@@ -50,6 +50,12 @@ def findings(
     return frame[COLUMNS]
 
 
+def _none() -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(columns=COLUMNS)
+
+
 def _values(value: Any, positions: Any) -> Any:
     if isinstance(value, str):
         return value
@@ -67,7 +73,7 @@ def missing_tag(corpus: Corpus) -> pd.DataFrame:
     import pandas as pd
 
     if not corpus.has_tags:
-        return pd.DataFrame(columns=COLUMNS)
+        return _none()
     tagged = _axis_tags(corpus)
     parts = []
     for axis in corpus.taxonomy.axes:
@@ -84,6 +90,8 @@ def multiple_tags(corpus: Corpus) -> pd.DataFrame:
     tagged = _axis_tags(corpus)
     grouped = tagged.groupby(["message", "axis"], sort=True)["tag"].agg(["count", list])
     several = grouped[grouped["count"] > 1].reset_index()
+    if several.empty:
+        return _none()
     names = several["list"].map("; ".join)
     message = several["count"].astype(str) + " " + several["axis"] + " tags; keep exactly one"
     return findings(
@@ -94,6 +102,8 @@ def multiple_tags(corpus: Corpus) -> pd.DataFrame:
 def unknown_tag(corpus: Corpus) -> pd.DataFrame:
     """A tag the taxonomy does not know; the fix names the closest spelling if one is near."""
     unknown = corpus.tags[corpus.tags["how"] == "unknown"]
+    if unknown.empty:
+        return _none()
     spellings = _spellings(corpus)
     closest = {raw: _closest(raw, spellings) for raw in unknown["raw"].unique()}
     fix = unknown["raw"].map(closest)
@@ -122,6 +132,8 @@ def repeated_tag(corpus: Corpus) -> pd.DataFrame:
     known = corpus.tags[corpus.tags["axis"].notna()]
     counts = known.groupby(["message", "axis", "tag"], sort=True)["raw"].agg(["count", list])
     twice = counts[counts["count"] > 1].reset_index()
+    if twice.empty:
+        return _none()
     message = "'" + twice["tag"] + "' appears " + twice["count"].astype(str) + " times"
     return findings(
         corpus,
@@ -131,13 +143,15 @@ def repeated_tag(corpus: Corpus) -> pd.DataFrame:
         twice["axis"],
         twice["list"].map("; ".join),
         message,
-        twice.apply(lambda r: _name(corpus, r["axis"], r["tag"]), axis=1) if len(twice) else "",
+        _names(corpus, twice),
     )
 
 
 def alias_tag(corpus: Corpus) -> pd.DataFrame:
     """A tag written under an alias or former name; the fix is its canonical name."""
     aliased = corpus.tags[corpus.tags["how"] == "alias"]
+    if aliased.empty:
+        return _none()
     canonical = _names(corpus, aliased)
     message = "'" + aliased["raw"] + "' is an alias of '" + canonical + "'"
     return findings(
@@ -155,6 +169,8 @@ def alias_tag(corpus: Corpus) -> pd.DataFrame:
 def deprecated_tag(corpus: Corpus) -> pd.DataFrame:
     """A retired tag; the fix is the tag that replaced it."""
     retired = corpus.tags[corpus.tags["how"] == "deprecated"]
+    if retired.empty:
+        return _none()
     keys = list(zip(retired["axis"], retired["tag"], strict=True))
     successor = {}
     for axis, tag in set(keys):

@@ -31,22 +31,27 @@ def fixed_cells(corpus: Corpus) -> dict[tuple[int, str], list[str]]:
     tags = corpus.tags
     taxonomy = corpus.taxonomy
     repeated = tags["axis"].notna() & tags.duplicated(["message", "axis", "tag"], keep="first")
-    renamed = tags["how"].isin(["alias", "deprecated"])
-    touched = tags.loc[repeated | renamed, ["message", "column"]].drop_duplicates()
-    affected = tags.reset_index().merge(touched, on=["message", "column"]).set_index("index")
-    cells: dict[tuple[int, str], list[str]] = {}
-    for index, row in zip(affected.index, affected.itertuples(index=False), strict=True):
-        kept = cells.setdefault((row.message, row.column), [])
-        if repeated[index]:
-            continue
-        raw = row.raw
+    fixable = repeated | tags["how"].isin(["alias", "deprecated"])
+    affected = tags[tags["message"].isin(tags.loc[fixable, "message"].unique())]
+    before: dict[tuple[int, str], list[str]] = {}
+    after: dict[tuple[int, str], list[str]] = {}
+    kept: set[tuple[int, str, str]] = set()
+    for row in affected.itertuples(index=False):
+        cell = (row.message, row.column)
+        before.setdefault(cell, []).append(row.raw)
+        written = after.setdefault(cell, [])
+        raw, tag = row.raw, row.tag
         if row.how == "alias":
-            raw = taxonomy.tag(row.axis, row.tag).name
-        elif row.how == "deprecated":
-            live = taxonomy.successor(row.axis, row.tag)
-            raw = taxonomy.tag(row.axis, live).name if live != row.tag else raw
-        kept.append(raw)
-    return cells
+            raw = taxonomy.tag(row.axis, tag).name
+        elif row.how == "deprecated" and taxonomy.successor(row.axis, tag) != tag:
+            tag = taxonomy.successor(row.axis, tag)
+            raw = taxonomy.tag(row.axis, tag).name
+        if isinstance(row.axis, str):
+            if (row.message, row.axis, tag) in kept:
+                continue  # the same tag again, perhaps after a rename: keep it once
+            kept.add((row.message, row.axis, tag))
+        written.append(raw)
+    return {cell: tags for cell, tags in after.items() if tags != before[cell]}
 
 
 def write_fixed(corpus: Corpus, out: str | Path) -> FixResult:
