@@ -324,6 +324,120 @@ def _print_audit(report, limit: int) -> None:
             out.print(f"... and {len(group) - limit} more", highlight=False)
 
 
+class ExportFormat(StrEnum):
+    csv = "csv"
+    jsonl = "jsonl"
+    markdown = "markdown"
+
+
+@app.command()
+@handles_errors
+def export(
+    ctx: typer.Context,
+    corpus: Annotated[
+        Path, typer.Argument(help="Corpus file (csv, tsv, jsonl, json, parquet, - for stdin).")
+    ],
+    by: Annotated[str, typer.Option("--by", help="Axis to split by: one file per tag.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory to write (created if missing).")],
+    format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.csv,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only messages created on or after this date.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Only messages created on or before this date.")
+    ] = None,
+    topic: Annotated[
+        list[str] | None, typer.Option("--topic", help="Only this topic (repeat for more).")
+    ] = None,
+    suggest: Annotated[
+        bool, typer.Option("--suggest", help="Fill missing tags with the model's suggestions.")
+    ] = False,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", envvar="FEEDTAG_MODEL", help="Model directory for --suggest."),
+    ] = None,
+    min_confidence: Annotated[
+        float | None,
+        typer.Option(
+            "--min-confidence", help="Lowest confidence a suggestion needs [default: 0.8]."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Write into a non-empty DIR, replacing an export there.")
+    ] = False,
+    taxonomy: TaxonomyOption = None,
+    id_column: IdColumn = None,
+    text_column: TextColumn = None,
+    tags_column: TagsColumn = None,
+    axis_column: AxisColumn = None,
+) -> None:
+    """Export messages by team (or topic): one file per tag, an index, and _needs-review.
+
+    Every message lands in exactly one file; those without exactly one tag per axis go to
+    _needs-review with the reason. Dates are ISO (YYYY-MM-DD), inclusive.
+
+    Example: feedtag export examples/helpdesk-export.csv --by team --out feedback/
+    """
+    from click.core import ParameterSource
+
+    from classifier.errors import UsageError
+    from classifier.export import DEFAULT_MIN_CONFIDENCE, check_out_dir, export_corpus, select
+    from classifier.taxonomy import load_taxonomy
+
+    explicit_model = ctx.get_parameter_source("model") is ParameterSource.COMMANDLINE
+    if not suggest and (min_confidence is not None or explicit_model):
+        raise UsageError("--model and --min-confidence only apply with --suggest")
+    loaded = load_taxonomy(taxonomy)
+    confidence = DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
+    chosen = select(loaded, by, since=since, until=until, topics=topic, min_confidence=confidence)
+    check_out_dir(out, force)
+    suggester = _suggester(model, loaded) if suggest else None
+    columns = _columns(id_column, text_column, tags_column, axis_column)
+    data = _load(corpus, loaded, columns, require_tags=not suggest)
+    with err.status(f"writing {out}", spinner="dots"):
+        done = export_corpus(data, chosen, out, format=format.value, force=force, suggest=suggester)
+    _print_export(done, out)
+
+
+def _suggester(model, taxonomy):
+    """The model's suggestions as export wants them: texts in, (tag, confidence) per axis out."""
+    from classifier.errors import UsageError
+
+    raise UsageError(
+        "--suggest: no model API yet (classifier/model.py has not landed); export without it"
+    )
+
+
+def _print_export(done, directory: Path) -> None:
+    from classifier.export import REVIEW
+
+    files = Table(title=f"{done.by} files in {directory}")
+    files.add_column("file")
+    files.add_column("messages", justify="right")
+    sizes = done.rows["file"].value_counts()
+    suffix = done.paths[0].suffix if done.paths else ""
+    for stem in [*done.files, REVIEW]:
+        files.add_row(stem + suffix, str(int(sizes.get(stem, 0))))
+    out.print(files, markup=False)
+    counts = done.counts
+    err.print(
+        f"exported {counts.exported} of {counts.input} messages to {len(done.files)} {done.by} "
+        f"files in {directory}; {counts.needs_review} need review ({REVIEW})",
+        highlight=False,
+        markup=False,
+    )
+    if done.selection.since is not None or done.selection.until is not None:
+        err.print(
+            f"left out {counts.outside_dates} outside --since/--until "
+            f"({counts.undated} without a readable created_at)",
+            highlight=False,
+        )
+    if done.selection.topics is not None:
+        err.print(f"left out {counts.other_topics} with other topics than --topic", highlight=False)
+    if done.suggested:
+        err.print(f"{counts.suggested} messages carry a suggested tag", highlight=False)
+
+
 def _taxonomy_table(taxonomy) -> Table:
     table = Table(title=f"{taxonomy.name} (taxonomy format v{taxonomy.version})")
     for column in ("axis", "id", "name", "status", "aliases"):

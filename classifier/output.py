@@ -66,3 +66,39 @@ def csv_text(frame: Any, sep: str = ",") -> str:
     """A DataFrame as CSV with every formula-like cell neutralised for spreadsheets."""
     safe = frame.astype(object).map(neutralise_formula)
     return safe.to_csv(index=False, sep=sep, lineterminator="\n")
+
+
+def neutralise_table(table: Any) -> Any:
+    """``neutralise_formula`` over every text column of an Arrow table, in Arrow's kernels."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pattern = "^[" + "".join("\\" + c if c in "-\\]^" else c for c in FORMULA_STARTS) + "]"
+    for i, column in enumerate(table.columns):
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            continue
+        risky = pc.fill_null(pc.match_substring_regex(column, pattern), False)
+        if pc.any(risky).as_py():
+            quote, nothing = pa.scalar("'", column.type), pa.scalar("", column.type)
+            safe = pc.if_else(risky, pc.binary_join_element_wise(quote, column, nothing), column)
+            table = table.set_column(i, table.field(i), safe)
+    return table
+
+
+def csv_bytes(data: Any, *, neutralised: bool = False) -> bytes:
+    """A DataFrame or Arrow table as UTF-8 CSV, formula cells neutralised; Arrow's fast writer.
+
+    Every text cell is quoted (valid CSV that any reader, spreadsheets included, takes);
+    missing values are written as empty cells. ``neutralised`` says the table already is.
+    """
+    import io
+
+    import pyarrow as pa
+    import pyarrow.csv
+
+    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    if not neutralised:
+        table = neutralise_table(table)
+    sink = io.BytesIO()
+    pyarrow.csv.write_csv(table, sink, pyarrow.csv.WriteOptions(quoting_style="needed"))
+    return sink.getvalue()

@@ -1,0 +1,529 @@
+"""Export feedback by team (or topic): one file per tag, an index, and a pile to review.
+
+Every selected message lands in exactly one file: its tag's file when it has exactly one tag on
+every axis, ``_needs-review`` with the reason otherwise. Decisions a reader of an export relies on:
+
+- **Tags are written as canonical ids.** An alias or a name resolves to its tag's id; a retired
+  tag to its successor (``replaced_by`` followed to the live tag), so ``Team: Growth`` lands in
+  ``outbound``. A retired tag without a successor stays under its own id. Ids are what the file
+  names use and what a re-read resolves exactly; the Markdown digests show names.
+- **Each input row is a message, counted once.** A row whose id an earlier selected row already
+  has goes to ``_needs-review`` as a duplicate, so a team's file counts every message once and no
+  row is lost. Rows with a blank id are never duplicates.
+- **Tags the taxonomy does not know are left out**: help desks carry many tags of their own. They
+  are named in the reason when a message lacks a tag on an axis.
+- **Selection.** ``--since``/``--until`` are inclusive; a date-only ``--until`` covers its whole
+  day; times without a zone are UTC; messages without a readable ``created_at`` are left out
+  when either is given. ``--topic`` keeps messages with one of the topics among their tagged (or
+  confidently suggested) topics. Left-out messages are counted, not exported.
+- **Suggestions** fill only a missing tag, only at or above ``min_confidence``; such rows say
+  ``source=suggested`` with the lowest confidence of the tags suggested and the axes filled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from classifier.errors import ModelError, OutputError, UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from classifier.corpus import Corpus
+    from classifier.taxonomy import Taxonomy
+
+# Takes message texts; returns, per axis, one (tag id, confidence) per text.
+Suggester = Callable[[list[str]], Mapping[str, Sequence[tuple[str, float]]]]
+
+REVIEW = "_needs-review"
+FIELDS = ("id", "created_at", "conversation_id", "user_id", "agent")
+SUFFIXES = {"csv": ".csv", "jsonl": ".jsonl", "markdown": ".md"}
+DEFAULT_MIN_CONFIDENCE = 0.8
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to export, validated against the taxonomy before any corpus is read."""
+
+    by: str
+    since: pd.Timestamp | None = None
+    until: pd.Timestamp | None = None  # exclusive
+    topics: frozenset[str] | None = None
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Where the corpus's messages went; ``input`` is the sum of the other four."""
+
+    input: int
+    outside_dates: int
+    other_topics: int
+    exported: int
+    needs_review: int
+    undated: int = 0  # of outside_dates: no readable created_at
+    suggested: int = 0  # rows (exported or not) with a machine-suggested tag
+
+
+@dataclass(frozen=True)
+class Export:
+    """The selected messages, each assigned to one file.
+
+    ``rows`` holds them in input order: ``row``, the ``FIELDS``, one column per axis, ``text``,
+    ``source`` (with ``--suggest``: ``confidence``, ``suggested_for``), ``file`` (a tag id or
+    ``REVIEW``) and ``reason`` (empty unless under review).
+    """
+
+    source: str
+    taxonomy: Taxonomy
+    selection: Selection
+    rows: pd.DataFrame
+    files: list[str]
+    counts: Counts
+    suggested: bool
+    paths: list[Path] = field(default_factory=list)
+
+    @property
+    def by(self) -> str:
+        return self.selection.by
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns of a tag file, in order."""
+        extra = ["confidence", "suggested_for"] if self.suggested else []
+        return [*FIELDS, *self.taxonomy.axes, "text", "source", *extra]
+
+    def index(self) -> pd.DataFrame:
+        """Messages per tag of ``by`` (rows) and tag of the next axis (columns), with totals."""
+        import pandas as pd
+
+        others = [axis for axis in self.taxonomy.axes if axis != self.by]
+        exported = self.rows[self.rows["file"] != REVIEW]
+        frame = pd.DataFrame({self.by: self.files})
+        frame["name"] = [self.taxonomy.tag(self.by, tag).name for tag in self.files]
+        if others:
+            table = exported.groupby(["file", others[0]]).size().unstack(fill_value=0)
+            tags = _file_tags(self.taxonomy, others[0], table.columns)
+            table = table.reindex(index=self.files, columns=tags, fill_value=0)
+            frame = pd.concat([frame, table.reset_index(drop=True)], axis=1)
+        totals = exported["file"].value_counts()
+        frame["total"] = [int(totals.get(tag, 0)) for tag in self.files]
+        review = {self.by: REVIEW, "name": "needs review", "total": self.counts.needs_review}
+        frame = pd.concat([frame, pd.DataFrame([review])], ignore_index=True)
+        counts = [c for c in frame.columns if c not in (self.by, "name")]
+        return frame.astype({c: "Int64" for c in counts})
+
+
+def select(
+    taxonomy: Taxonomy,
+    by: str,
+    *,
+    since: str | None = None,
+    until: str | None = None,
+    topics: Iterable[str] | None = None,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+) -> Selection:
+    """Validate export options: an axis, ISO dates, topics of the taxonomy, a confidence.
+
+    Raises
+    ------
+    UsageError
+        Naming the option and what it accepts.
+    """
+    if by not in taxonomy.axes:
+        raise UsageError(f"--by '{by}': not an axis; choose from: {', '.join(taxonomy.axes)}")
+    start = parse_date(since, "--since") if since else None
+    end = parse_date(until, "--until", end=True) if until else None
+    if start is not None and end is not None and start >= end:
+        raise UsageError(f"--since {since} is after --until {until}: nothing to export")
+    chosen = None
+    if topics:
+        if "topic" not in taxonomy.axes:
+            raise UsageError("--topic: the taxonomy has no 'topic' axis")
+        chosen = frozenset(_topic(taxonomy, spelling) for spelling in topics)
+    if not 0.0 <= min_confidence <= 1.0:
+        raise UsageError(f"--min-confidence {min_confidence}: give a number from 0 to 1")
+    return Selection(by, start, end, chosen, min_confidence)
+
+
+def _topic(taxonomy: Taxonomy, spelling: str) -> str:
+    hit = taxonomy.resolve(spelling, "topic")
+    if hit.tag is None:
+        ids = ", ".join(taxonomy.axes["topic"].ids)
+        raise UsageError(f"--topic '{spelling}': no such topic; choose from: {ids}")
+    return taxonomy.successor("topic", hit.tag)
+
+
+def parse_date(value: str, option: str, *, end: bool = False) -> pd.Timestamp:
+    """An ISO date or date-time as a UTC timestamp; a date-only ``end`` means the next midnight."""
+    import pandas as pd
+
+    text = value.strip()
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            moment = dt.datetime.combine(day + dt.timedelta(days=1 if end else 0), dt.time())
+        else:
+            moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(
+            f"{option} '{value}': not an ISO date; write YYYY-MM-DD or YYYY-MM-DDTHH:MM"
+        ) from None
+    stamp = pd.Timestamp(moment)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp + pd.Timedelta(microseconds=1) if end and len(text) != 10 else stamp
+
+
+def timestamps(values: pd.Series) -> pd.Series:
+    """``created_at`` cells as UTC times (NaT where unreadable); fast for ISO 8601 cells."""
+    import pandas as pd
+
+    when = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+    retry = when.isna() & values.astype(str).str.strip().ne("")
+    if retry.any():
+        when[retry] = pd.to_datetime(values[retry], errors="coerce", utc=True, format="mixed")
+    return when
+
+
+def build_export(corpus: Corpus, selection: Selection, suggest: Suggester | None = None) -> Export:
+    """Select messages and assign each to exactly one file (pure: nothing is written).
+
+    Parameters
+    ----------
+    corpus : Corpus
+        The resolved corpus.
+    selection : Selection
+        From :func:`select` over the corpus's taxonomy.
+    suggest : callable, optional
+        Fills missing tags (see ``Suggester``); called once, with the texts of the selected
+        messages that lack a tag on some axis and have text.
+    """
+    import numpy as np
+    import pandas as pd
+
+    taxonomy, messages, n = corpus.taxonomy, corpus.messages, len(corpus)
+    keep = np.ones(n, dtype=bool)
+    undated = 0
+    if selection.since is not None or selection.until is not None:
+        if "created_at" not in messages:
+            raise UsageError(f"{corpus.path}: no created_at column to select --since/--until by")
+        when = timestamps(messages["created_at"])
+        undated = int(when.isna().sum())
+        if selection.since is not None:
+            keep &= (when >= selection.since).fillna(False).to_numpy(dtype=bool)
+        if selection.until is not None:
+            keep &= (when < selection.until).fillna(False).to_numpy(dtype=bool)
+    outside_dates = n - int(keep.sum())
+
+    values, counts, known = _axis_values(corpus)
+    filled = {axis: np.zeros(n, dtype=bool) for axis in taxonomy.axes}
+    confidence = {axis: np.full(n, np.nan) for axis in taxonomy.axes}
+    notes: dict[str, dict[int, str]] = {axis: {} for axis in taxonomy.axes}
+    if suggest is not None:
+        _suggest(corpus, suggest, selection, keep, values, counts, filled, confidence, notes)
+
+    other_topics = 0
+    if selection.topics is not None:
+        on_topic = np.zeros(n, dtype=bool)
+        on, tag = known["topic"]
+        on_topic[on[np.isin(tag, list(selection.topics))]] = True
+        on_topic |= filled["topic"] & pd.Series(values["topic"]).isin(selection.topics).to_numpy()
+        other_topics = int((keep & ~on_topic).sum())
+        keep &= on_topic
+
+    positions = np.flatnonzero(keep)
+    everything = len(positions) == n
+
+    def take(column: Any) -> pd.Series:
+        """Selected cells; strings stay in their (Arrow) dtype: converting costs seconds."""
+        if isinstance(column, pd.Series):
+            return (
+                column.reset_index(drop=True)
+                if everything
+                else column.take(positions).reset_index(drop=True)
+            )
+        return pd.Series(column[positions], dtype=object)
+
+    ids = take(messages["id"])
+    repeat = (ids.duplicated(keep="first") & ids.ne("")).to_numpy(dtype=bool)
+    complete = np.logical_and.reduce([(counts[a] == 1) | filled[a] for a in taxonomy.axes])
+    good = complete[positions] & ~repeat
+    blank = pd.Series("", index=range(len(positions)), dtype=object)
+    rows = pd.DataFrame({"row": take(messages["row"]), "id": ids})
+    for name in FIELDS[1:]:
+        rows[name] = take(messages[name]) if name in messages else blank
+    for axis in taxonomy.axes:
+        rows[axis] = take(values[axis])
+    rows["text"] = take(messages["text"])
+    any_filled = np.logical_or.reduce([filled[a] for a in taxonomy.axes])[positions]
+    rows["source"] = np.where(any_filled, "suggested", "tagged")
+    if suggest is not None:
+        lowest = np.fmin.reduce([confidence[a] for a in taxonomy.axes])[positions]
+        rows["confidence"] = np.round(lowest, 3)
+        which = [np.where(filled[a][positions], a, "") for a in taxonomy.axes]
+        rows["suggested_for"] = ["; ".join(filter(None, axes)) for axes in zip(*which, strict=True)]
+    rows["file"] = take(np.where(keep & complete, values[selection.by], REVIEW))
+    rows.loc[repeat, "file"] = REVIEW
+    rows["reason"] = blank
+    review = np.flatnonzero(~good)
+    if len(review):
+        reasons = _reasons(corpus, rows, positions, review, repeat, counts, filled, notes)
+        rows.loc[review, "reason"] = reasons
+
+    files = _file_tags(taxonomy, selection.by, rows["file"].unique())
+    exported = int(good.sum())
+    tally = Counts(
+        input=n,
+        outside_dates=outside_dates,
+        other_topics=other_topics,
+        exported=exported,
+        needs_review=len(positions) - exported,
+        undated=undated,
+        suggested=int(any_filled.sum()),
+    )
+    return Export(corpus.path, taxonomy, selection, rows, files, tally, suggest is not None)
+
+
+def _axis_values(corpus: Corpus) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Per axis: each message's canonical tag id (``a; b`` when several, ``""`` when none),
+    its number of distinct tags, and the (message, tag) pairs; on integer codes, for speed."""
+    import numpy as np
+    import pandas as pd
+
+    taxonomy, n = corpus.taxonomy, len(corpus)
+    canonical = {
+        tag.id: (axis, taxonomy.successor(axis, tag.id))
+        for axis, body in taxonomy.axes.items()
+        for tag in body.tags
+    }
+    tags = corpus.tags[corpus.tags["axis"].notna()]
+    codes, written = pd.factorize(tags["tag"])
+    codes, names = pd.factorize(np.array([canonical[t][1] for t in written], dtype=object)[codes])
+    names = np.asarray(names, dtype=object)
+    message = tags["message"].to_numpy(dtype=np.int64)
+    _, first = np.unique(message * max(len(names), 1) + codes, return_index=True)
+    first.sort()  # distinct (message, tag) pairs, in the order written
+    message, codes = message[first], codes[first]
+    axis_of = np.array([canonical[name][0] for name in names], dtype=object)
+    values, counts, pairs = {}, {}, {}
+    for axis in taxonomy.axes:
+        mine = axis_of[codes] == axis if len(codes) else np.zeros(0, dtype=bool)
+        on, tag = message[mine], names[codes[mine]]
+        count = np.bincount(on, minlength=n)
+        value = np.full(n, "", dtype=object)
+        single = count[on] == 1
+        value[on[single]] = tag[single]
+        if not single.all():
+            several = pd.DataFrame(
+                {"message": on[~single], "tag": pd.Series(tag[~single], dtype=object)}
+            )
+            joined = several.groupby("message", sort=False)["tag"].agg("; ".join)
+            value[joined.index.to_numpy()] = joined.to_numpy(dtype=object)
+        values[axis], counts[axis], pairs[axis] = value, count, (on, tag)
+    return values, counts, pairs
+
+
+def _suggest(corpus, suggest, selection, keep, values, counts, filled, confidence, notes) -> None:
+    """Ask the suggester about selected messages missing a tag; accept confident answers."""
+    import numpy as np
+
+    axes = list(corpus.taxonomy.axes)
+    missing = np.logical_or.reduce([counts[a] == 0 for a in axes]) & keep
+    texts = corpus.messages["text"]
+    blank = texts.str.strip().eq("").to_numpy(dtype=bool)
+    for axis in axes:
+        for position in np.flatnonzero(keep & (counts[axis] == 0) & blank):
+            notes[axis][int(position)] = "empty text, nothing to suggest from"
+    ask = np.flatnonzero(missing & ~blank)
+    if not len(ask):
+        return
+    answers = suggest(texts.iloc[ask].tolist())
+    for axis in axes:
+        pairs = list(answers.get(axis, ()))
+        if len(pairs) != len(ask):
+            raise ModelError(
+                f"the suggester gave {len(pairs)} {axis} suggestions for {len(ask)} messages"
+            )
+        allowed = set(corpus.taxonomy.suggestable(axis))
+        tags = [tag for tag, _ in pairs]
+        stray = sorted(set(tags) - allowed)
+        if stray:
+            raise ModelError(
+                f"the model suggests {axis} '{stray[0]}', which this taxonomy does not offer; "
+                "use a model trained on this taxonomy"
+            )
+        scores = np.array([float(score) for _, score in pairs])
+        need = counts[axis][ask] == 0
+        sure = need & (scores >= selection.min_confidence)
+        values[axis][ask[sure]] = np.array(tags, dtype=object)[sure]
+        filled[axis][ask[sure]] = True
+        confidence[axis][ask[sure]] = scores[sure]
+        for position, tag, score in zip(
+            ask[need & ~sure], np.array(tags)[need & ~sure], scores[need & ~sure], strict=True
+        ):
+            notes[axis][int(position)] = (
+                f"suggested '{tag}' at {score:.2f}, below {selection.min_confidence:.2f}"
+            )
+
+
+def _reasons(corpus, rows, positions, review, repeat, counts, filled, notes) -> list[str]:
+    """Why each row under review is there, as ``problem (detail); problem (detail)``."""
+    import numpy as np
+
+    first_row: dict[str, int] = {}
+    if repeat.any():
+        firsts = rows.loc[~repeat, ["id", "row"]].drop_duplicates("id")
+        first_row = dict(zip(firsts["id"], firsts["row"], strict=True))
+    where = positions[review]
+    unknown = corpus.tags[(corpus.tags["how"] == "unknown")]
+    unknown = unknown[np.isin(unknown["message"].to_numpy(), where)]
+    axis_of = {column: axis for axis, column in corpus.columns.axes.items()}
+    strays: dict[int, list[tuple[str | None, str]]] = {}
+    for message, column, raw in zip(
+        unknown["message"], unknown["column"], unknown["raw"], strict=True
+    ):
+        strays.setdefault(int(message), []).append((axis_of.get(column), raw))
+    reasons = []
+    for index, position in zip(review, where, strict=True):
+        problems = []
+        for axis in corpus.taxonomy.axes:
+            count = counts[axis][position]
+            if count > 1:
+                listed = rows.at[index, axis].replace("; ", ", ")
+                problems.append(f"{count} {axis} tags ({listed})")
+            elif count == 0 and not filled[axis][position]:
+                details = [notes[axis][position]] if position in notes[axis] else []
+                raws = [raw for on, raw in strays.get(position, []) if on in (None, axis)]
+                if raws:
+                    details.insert(0, "unknown: " + ", ".join(f"'{raw}'" for raw in raws))
+                problems.append(f"no {axis} tag" + (f" ({'; '.join(details)})" if details else ""))
+        if repeat[index]:
+            problems.append(f"duplicate id (first at row {first_row[rows.at[index, 'id']]})")
+        reasons.append("; ".join(problems))
+    return reasons
+
+
+def _file_tags(taxonomy: Taxonomy, axis: str, present: Iterable[Any]) -> list[str]:
+    """Tags of ``axis`` that get a file: every live tag, and retired ones with messages."""
+    present = set(present)
+    return [t.id for t in taxonomy.axes[axis].tags if not t.deprecated or t.id in present]
+
+
+def check_out_dir(out: str | Path, force: bool) -> None:
+    """Refuse a file, or a non-empty directory without ``force``, before any work is done."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: exists and is not a directory")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise UsageError(
+            f"{out}: the directory is not empty; pass --force to write the export into it "
+            "(a previous export there is replaced, other files are kept)"
+        )
+
+
+def export_names(taxonomy: Taxonomy) -> set[str]:
+    """Every file name an export may write, in any format: what ``--force`` replaces."""
+    stems = [REVIEW, *(tag.id for body in taxonomy.axes.values() for tag in body.tags)]
+    names = {stem + suffix for stem in stems for suffix in SUFFIXES.values()}
+    return names | {"index.csv", "index.md"}
+
+
+def write_export(
+    export: Export, out: str | Path, *, format: str = "csv", force: bool = False, newest: int = 5
+) -> Export:
+    """Write one file per tag, ``_needs-review`` and ``index.csv``/``index.md``, each atomically.
+
+    With ``force``, files of an earlier export in ``out`` that this one does not write
+    (other tags, other formats) are removed afterwards, so re-reading the directory never counts
+    a message twice; files feedtag does not name are kept.
+    """
+    from dataclasses import replace
+
+    from classifier.output import csv_bytes, write_atomic
+
+    if format not in SUFFIXES:
+        raise UsageError(f"--format '{format}': choose from: {', '.join(SUFFIXES)}")
+    out = Path(out)
+    check_out_dir(out, force)
+    names = export_names(export.taxonomy)
+    if export.source != "-":
+        source = Path(export.source).resolve()
+        if source.parent == out.resolve() and source.name in names:
+            raise UsageError(f"{export.source}: the corpus is in {out} and would be overwritten")
+    suffix = SUFFIXES[format]
+    if format == "markdown":
+        from classifier.digest import digests
+
+        contents: dict[str, str | bytes] = dict(digests(export, newest))
+    else:
+        contents = dict(_data_files(export, format))
+    written = [write_atomic(out / (stem + suffix), data) for stem, data in contents.items()]
+    index = export.index()
+    written.append(write_atomic(out / "index.csv", csv_bytes(index)))
+    from classifier.digest import index_markdown
+
+    written.append(write_atomic(out / "index.md", index_markdown(export, index)))
+    if force:
+        keep = {path.name for path in written}
+        for stale in sorted(names - keep):
+            (out / stale).unlink(missing_ok=True)
+    return replace(export, paths=written)
+
+
+def _data_files(export: Export, format: str) -> Iterable[tuple[str, bytes]]:
+    """(file stem, content) of every tag file and ``_needs-review``, as CSV or JSON Lines.
+
+    For CSV the rows are turned into one Arrow table, neutralised and sorted by file once,
+    then sliced: per-file conversions would cost more than the writing.
+    """
+    import numpy as np
+
+    rows, columns = export.rows, export.columns
+    stems = [*export.files, REVIEW]
+    if format == "jsonl":
+        groups = rows.groupby("file", sort=False).indices
+        for stem in stems:
+            part = rows.iloc[groups.get(stem, [])]
+            yield (
+                stem,
+                _jsonl(part[["row", *columns, "reason"]] if stem == REVIEW else part[columns]),
+            )
+        return
+    import pyarrow as pa
+
+    from classifier.output import csv_bytes, neutralise_table
+
+    code = rows["file"].map({stem: i for i, stem in enumerate(stems)}).to_numpy(dtype=np.int64)
+    order = np.argsort(code, kind="stable")
+    bounds = np.searchsorted(code[order], np.arange(len(stems) + 1))
+    table = pa.Table.from_pandas(rows[["row", *columns, "reason"]], preserve_index=False)
+    table = neutralise_table(table).take(order)
+    for i, stem in enumerate(stems):
+        part = table.slice(bounds[i], bounds[i + 1] - bounds[i])
+        part = part if stem == REVIEW else part.select(columns)
+        yield stem, csv_bytes(part, neutralised=True)
+
+
+def _jsonl(part: pd.DataFrame) -> bytes:
+    if part.empty:
+        return b""
+    text = part.to_json(orient="records", lines=True, force_ascii=False, double_precision=3)
+    return text.encode("utf-8")
+
+
+def export_corpus(
+    corpus: Corpus,
+    selection: Selection,
+    out: str | Path,
+    *,
+    format: str = "csv",
+    force: bool = False,
+    suggest: Suggester | None = None,
+) -> Export:
+    """Build and write an export: :func:`build_export`, then :func:`write_export`."""
+    check_out_dir(out, force)
+    return write_export(build_export(corpus, selection, suggest), out, format=format, force=force)
