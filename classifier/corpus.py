@@ -9,8 +9,12 @@ from __future__ import annotations
 import io
 import json
 import re
+import string
 import sys
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +22,7 @@ from classifier.errors import CorpusError
 from classifier.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 FORMATS = {
@@ -42,6 +47,52 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
 }
 OPTIONAL = ("conversation_id", "created_at", "agent", "user_id")
 SEPARATORS = re.compile(r"\s*[;|,]\s*")
+ASCII_NOISE = (string.punctuation + string.whitespace).encode()
+
+
+def normalise_text(texts: list[str]) -> list[str]:
+    """Fold case, accents, unicode variants, punctuation and spacing: letters and digits only.
+
+    Two messages that normalise equal are the same message for the duplicate checks. ASCII
+    texts (most of them) are folded together in one C-speed pass with the same result as the
+    unicode path.
+    """
+    lowered = [text.lower() for text in texts]
+    plain = [text.isascii() and "\x00" not in text for text in lowered]
+    batch = "\x00".join(text for text, ok in zip(lowered, plain, strict=True) if ok)
+    folded = iter(batch.encode("ascii").translate(None, ASCII_NOISE).decode("ascii").split("\x00"))
+    normalised = []
+    for text, ok in zip(lowered, plain, strict=True):
+        if ok:
+            normalised.append(next(folded))
+        else:
+            decomposed = unicodedata.normalize("NFKD", text).casefold()
+            normalised.append("".join(c for c in decomposed if unicodedata.category(c)[0] in "LN"))
+    return normalised
+
+
+def repeats(tags: pd.DataFrame, keep: str | bool = "first") -> np.ndarray:
+    """Which known tags repeat a (message, tag) pair (tag ids are unique across axes).
+
+    An integer key per pair hashes far faster than the three columns would.
+    """
+    import numpy as np
+    import pandas as pd
+
+    codes = tags["tag"].cat.codes.to_numpy().astype(np.int64)
+    keys = tags["message"].to_numpy() * (len(tags["tag"].cat.categories) + 1) + codes
+    return pd.Series(keys).duplicated(keep=keep).to_numpy() & (codes >= 0)
+
+
+def join_groups(keys: np.ndarray, values: np.ndarray, sep: str = "; ") -> tuple[np.ndarray, list]:
+    """Join ``values`` per distinct key (in first-seen order within each key), fast in numpy."""
+    import numpy as np
+
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.array([], int)
+    groups = np.split(values, starts[1:]) if len(keys) else []
+    return keys[starts], [sep.join(group) for group in groups]
 
 
 def split_tags(cell: Any) -> list[str]:
@@ -129,16 +180,67 @@ class Corpus:
     def has_tags(self) -> bool:
         return self.columns.tags is not None or bool(self.columns.axes)
 
-    def axis_tags(self, axis: str) -> pd.Series:
-        """Distinct tag ids on ``axis`` per message, in the order written (a tuple each)."""
-        on_axis = self.tags[self.tags["axis"] == axis].drop_duplicates(["message", "tag"])
-        grouped = on_axis.groupby("message", sort=True)["tag"].agg(tuple)
-        present = grouped.reindex(range(len(self.messages)))
-        return present.map(lambda tags: tags if isinstance(tags, tuple) else ()).rename(axis)
+    @cached_property
+    def text_keys(self) -> np.ndarray:
+        """One integer per distinct normalised text (see ``normalise_text``); -1 when empty."""
+        import pandas as pd
+
+        keys = normalise_text(self.messages["text"].tolist())
+        codes, _ = pd.factorize(pd.Series(keys, dtype=object).replace("", None))
+        return codes
+
+    @cached_property
+    def known_tags(self) -> pd.DataFrame:
+        """Tags the taxonomy knows, each (message, axis, tag) once, in written order."""
+        known = self.tags[self.tags["axis"].notna()]
+        return known[~repeats(known, keep="first")]
+
+    def tag_counts(self, axis: str) -> np.ndarray:
+        """How many distinct known tags each message has on ``axis``."""
+        import numpy as np
+
+        known = self.known_tags
+        on_axis = known.loc[known["axis"] == axis, "message"].to_numpy()
+        return np.bincount(on_axis, minlength=len(self))
 
     def labels(self, axis: str) -> pd.Series:
         """The one tag id per message on ``axis``; ``None`` where there are none or several."""
-        return self.axis_tags(axis).map(lambda tags: tags[0] if len(tags) == 1 else None)
+        import numpy as np
+        import pandas as pd
+
+        known = self.known_tags
+        on_axis = known[known["axis"] == axis]
+        single = on_axis[self.tag_counts(axis)[on_axis["message"].to_numpy()] == 1]
+        labels = np.full(len(self), None, dtype=object)
+        labels[single["message"].to_numpy()] = single["tag"].astype(object).to_numpy()
+        return pd.Series(labels, name=axis)
+
+    def axis_tags(self, axis: str) -> pd.Series:
+        """Distinct tag ids on ``axis`` per message, in the order written (a tuple each)."""
+        import pandas as pd
+
+        known = self.known_tags
+        on_axis = known[known["axis"] == axis].astype({"tag": object})
+        grouped = on_axis.groupby("message", sort=True)["tag"].agg(tuple)
+        tuples = [()] * len(self)
+        for position, tags in grouped.items():
+            tuples[position] = tags
+        return pd.Series(tuples, name=axis, dtype=object)
+
+    def signatures(self, axis: str) -> pd.Series:
+        """The tags on ``axis`` as one string per message (``a; b``; empty when none)."""
+        labels = self.labels(axis)
+        counts = self.tag_counts(axis)
+        signature = labels.fillna("").astype(object)
+        if (counts > 1).any():
+            known = self.known_tags
+            several = counts[known["message"].to_numpy()] > 1
+            on_axis = known[several & (known["axis"] == axis).to_numpy()]
+            messages, joined = join_groups(
+                on_axis["message"].to_numpy(), on_axis["tag"].to_numpy(dtype=object)
+            )
+            signature.iloc[messages] = joined
+        return signature
 
 
 def load_corpus(
@@ -194,7 +296,8 @@ def _format_of(name: str) -> str:
     return FORMATS[suffix]
 
 
-def _read_text(name: str) -> str:
+def _read_bytes(name: str) -> bytes:
+    """The file's bytes, checked to be UTF-8 (a BOM is fine) so errors can name the line."""
     try:
         data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     except FileNotFoundError:
@@ -206,7 +309,7 @@ def _read_text(name: str) -> str:
     if not data.strip():
         raise CorpusError(f"{name}: the file is empty")
     try:
-        return data.decode("utf-8-sig")
+        data.decode("utf-8")
     except UnicodeDecodeError as err:
         line = data[: err.start].count(b"\n") + 1
         byte = data[err.start : err.start + 1].hex()
@@ -214,6 +317,7 @@ def _read_text(name: str) -> str:
             f"{name}:{line}: not UTF-8 (byte 0x{byte} at offset {err.start}); "
             "re-save the file as UTF-8"
         ) from None
+    return data.removeprefix(b"\xef\xbb\xbf")
 
 
 def _read(name: str, fmt: str) -> pd.DataFrame:
@@ -221,19 +325,10 @@ def _read(name: str, fmt: str) -> pd.DataFrame:
 
     if fmt == "parquet":
         return _read_parquet(name)
-    text = _read_text(name)
+    data = _read_bytes(name)
     if fmt in ("csv", "tsv"):
-        try:
-            return pd.read_csv(
-                io.StringIO(text),
-                sep="\t" if fmt == "tsv" else ",",
-                dtype=str,
-                keep_default_na=False,
-                na_filter=False,
-            )
-        except pd.errors.ParserError as err:
-            detail = str(err).strip().removeprefix("Error tokenizing data. C error: ")
-            raise CorpusError(f"{name}: malformed {fmt.upper()}: {detail}") from None
+        return _read_delimited(name, data, "\t" if fmt == "tsv" else ",")
+    text = data.decode("utf-8")
     if fmt == "jsonl":
         records = []
         for number, line in enumerate(text.splitlines(), start=1):
@@ -254,6 +349,32 @@ def _read(name: str, fmt: str) -> pd.DataFrame:
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise CorpusError(f"{name}: expected a JSON array of objects, one per message")
     return pd.DataFrame.from_records(records)
+
+
+def _read_delimited(name: str, data: bytes, delimiter: str) -> pd.DataFrame:
+    """CSV/TSV with every column read as text (ids like 007 keep their zeros).
+
+    pyarrow's reader is several times faster than pandas' on exports of millions of rows.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    try:
+        header = pacsv.open_csv(io.BytesIO(data), parse_options=parse).schema.names
+        convert = pacsv.ConvertOptions(
+            column_types={column: pa.string() for column in header},
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        )
+        table = pacsv.read_csv(io.BytesIO(data), parse_options=parse, convert_options=convert)
+    except pa.ArrowInvalid as err:
+        detail = str(err).removeprefix("CSV parse error: ")
+        kind = "TSV" if delimiter == "\t" else "CSV"
+        raise CorpusError(f"{name}: malformed {kind}: {detail}") from None
+    if len(set(header)) < len(header):
+        raise CorpusError(f"{name}: the header names a column twice: {', '.join(header)}")
+    return table.to_pandas()
 
 
 def _read_parquet(name: str) -> pd.DataFrame:
@@ -329,50 +450,96 @@ def _messages(frame: pd.DataFrame, columns: Columns) -> pd.DataFrame:
     return messages
 
 
-def _resolve_tags(name: str, frame: pd.DataFrame, columns: Columns, taxonomy: Taxonomy):
+def _resolve_tags(
+    name: str, frame: pd.DataFrame, columns: Columns, taxonomy: Taxonomy
+) -> pd.DataFrame:
+    """One row per raw tag, in written order; resolution columns are categoricals."""
+    import numpy as np
     import pandas as pd
 
     sources = [(columns.tags, None)] if columns.tags else []
     sources += [(column, axis) for axis, column in columns.axes.items()]
-    parts = []
-    for column, axis in sources:
-        exploded = _explode(name, frame[column].reset_index(drop=True), column)
-        unique = exploded["raw"].unique().tolist()
-        resolved = [taxonomy.resolve(raw, axis) for raw in unique]
-        exploded["column"] = column
-        for attribute in ("axis", "tag", "how"):
-            lookup = {raw: getattr(r, attribute) for raw, r in zip(unique, resolved, strict=True)}
-            exploded[attribute] = exploded["raw"].map(lookup)
-        parts.append(exploded)
-    names = ["message", "column", "raw", "axis", "tag", "how"]
-    if not parts:
-        return pd.DataFrame({key: pd.Series(dtype=object) for key in names})
-    tags = pd.concat(parts, ignore_index=True).astype({key: object for key in names[1:]})
-    return tags.sort_values("message", kind="stable", ignore_index=True)[
-        ["message", "column", "raw", "axis", "tag", "how"]
-    ]
+    messages, origin, raws, resolved = [], [], [], []
+    for number, (column, axis) in enumerate(sources):
+        message, raw = _explode(name, frame[column].reset_index(drop=True), column)
+        codes, unique = pd.factorize(raw)
+        found = [taxonomy.resolve(spelling, axis) for spelling in unique.tolist()]
+        messages.append(message)
+        origin.append(np.full(len(message), number))
+        raws.append(raw)
+        resolved.append(
+            [
+                np.array([getattr(r, key) for r in found], dtype=object)[codes]
+                for key in ("axis", "tag", "how")
+            ]
+        )
+    if not sources:
+        empty = pd.Categorical([])
+        return pd.DataFrame(
+            {
+                "message": np.array([], dtype=np.int64),
+                "column": empty,
+                "raw": empty,
+                "axis": empty,
+                "tag": empty,
+                "how": empty,
+            }
+        )
+    message = np.concatenate(messages)
+    order = np.argsort(message, kind="stable")
+    names = [column for column, _ in sources]
+    table = {
+        "message": message[order],
+        "column": pd.Categorical.from_codes(np.concatenate(origin)[order], categories=names),
+        "raw": pd.Categorical(np.concatenate(raws)[order]),
+    }
+    for i, key in enumerate(("axis", "tag", "how")):
+        table[key] = pd.Categorical(np.concatenate([part[i] for part in resolved])[order])
+    return pd.DataFrame(table)
 
 
-def _explode(name: str, cells: pd.Series, column: str) -> pd.DataFrame:
-    """One row per raw tag of a tags column, vectorised for the plain ``a; b`` cells."""
+def _explode(name: str, cells: pd.Series, column: str):
+    """Message positions and raw tag strings of one tags column.
+
+    Plain ``a; b`` cells are split in bulk with pyarrow; JSON-list cells and list values
+    (JSONL, Parquet) go through ``split_tags`` one by one.
+    """
+    import numpy as np
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    is_text = cells.map(type).eq(str)
-    stripped = cells[is_text].str.strip()
-    plain = stripped[~stripped.str.startswith("[")]
-    lists = plain.str.split(SEPARATORS.pattern, regex=True)
-    special = pd.concat([stripped[stripped.str.startswith("[")], cells[~is_text]])
-    parsed = {}
-    for position, cell in special.items():
-        try:
-            parsed[position] = split_tags(cell)
-        except ValueError as err:
-            raise CorpusError(
-                f"{name}: row {position + 1}, column '{column}': broken tag list "
-                f'({err}); write a JSON list like ["a", "b"] or names separated by \';\''
-            ) from None
-    if parsed:
-        lists = pd.concat([lists, pd.Series(parsed, dtype=object)])
-    raw = lists.explode()
-    raw = raw[raw.notna() & raw.ne("")]
-    return pd.DataFrame({"message": raw.index.to_numpy(), "raw": raw.to_numpy(dtype=object)})
+    if cells.dtype != object and pd.api.types.is_string_dtype(cells):
+        is_text = cells.notna().to_numpy()
+        text = pa.array(cells.fillna(""))
+    else:
+        values = cells.to_numpy(dtype=object)
+        is_text = np.fromiter((type(cell) is str for cell in values), bool, len(values))
+        text = pa.array(np.where(is_text, values, ""), type=pa.string())
+    text = pc.utf8_trim_whitespace(text)
+    is_json = pc.starts_with(text, "[").to_numpy(zero_copy_only=False)
+    plain = pc.if_else(pa.array(is_json), "", text)
+    parts = pc.split_pattern_regex(plain, SEPARATORS.pattern)
+    flat = pc.list_flatten(parts)
+    parent = pc.list_parent_indices(parts).to_numpy()
+    keep = pc.not_equal(flat, "").to_numpy(zero_copy_only=False)
+    message = [parent[keep].astype(np.int64)]
+    raw = [flat.to_numpy(zero_copy_only=False)[keep].astype(object)]
+    special = np.flatnonzero(is_json | ~is_text)
+    if len(special):
+        extra_message, extra_raw = [], []
+        for position in special.tolist():
+            try:
+                tags = split_tags(cells.iat[position])
+            except ValueError as err:
+                raise CorpusError(
+                    f"{name}: row {position + 1}, column '{column}': broken tag list "
+                    f'({err}); write a JSON list like ["a", "b"] or names separated by \';\''
+                ) from None
+            extra_message += [position] * len(tags)
+            extra_raw += tags
+        message.append(np.array(extra_message, dtype=np.int64))
+        raw.append(np.array(extra_raw, dtype=object))
+    message = np.concatenate(message)
+    order = np.argsort(message, kind="stable")
+    return message[order], np.concatenate(raw)[order]

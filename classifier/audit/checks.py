@@ -6,9 +6,9 @@ Every check is vectorised over the corpus's tags table, so a million messages ta
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from classifier.corpus import repeats
 from classifier.taxonomy import fold
 
 if TYPE_CHECKING:
@@ -41,44 +41,44 @@ def findings(
             "id": rows["id"].to_numpy(dtype=object),
             "check": check,
             "severity": severity,
-            "axis": _values(axis, positions),
-            "tags": _values(tags, positions),
-            "message": _values(message, positions),
-            "fix": _values(fix, positions),
+            "axis": _values(axis),
+            "tags": _values(tags),
+            "message": _values(message),
+            "fix": _values(fix),
         }
     )
     return frame[COLUMNS]
 
 
-def _none() -> pd.DataFrame:
+def none() -> pd.DataFrame:
+    """No findings, with the columns every check returns."""
     import pandas as pd
 
     return pd.DataFrame(columns=COLUMNS)
 
 
-def _values(value: Any, positions: Any) -> Any:
+def _values(value: Any) -> Any:
     if isinstance(value, str):
         return value
     return getattr(value, "to_numpy", lambda **_: value)(dtype=object)
 
 
-def _axis_tags(corpus: Corpus) -> pd.DataFrame:
-    """Known tags with their axis, one row per message, axis and distinct tag, in written order."""
-    known = corpus.tags[corpus.tags["axis"].notna()]
-    return known.drop_duplicates(["message", "axis", "tag"])
+def _subset(corpus: Corpus, how: str) -> pd.DataFrame:
+    """Raw tags matched a given way, as plain strings (small enough for string building)."""
+    tags = corpus.tags[corpus.tags["how"] == how]
+    return tags.astype({key: object for key in ("column", "raw", "axis", "tag", "how")})
 
 
 def missing_tag(corpus: Corpus) -> pd.DataFrame:
     """No tag on an axis: one finding per message and axis."""
+    import numpy as np
     import pandas as pd
 
     if not corpus.has_tags:
-        return _none()
-    tagged = _axis_tags(corpus)
+        return none()
     parts = []
     for axis in corpus.taxonomy.axes:
-        has = tagged.loc[tagged["axis"] == axis, "message"].unique()
-        absent = pd.Index(range(len(corpus))).difference(pd.Index(has))
+        absent = np.flatnonzero(corpus.tag_counts(axis) == 0)
         parts.append(
             findings(corpus, absent, "missing-tag", "error", axis, message=f"no {axis} tag")
         )
@@ -87,53 +87,62 @@ def missing_tag(corpus: Corpus) -> pd.DataFrame:
 
 def multiple_tags(corpus: Corpus) -> pd.DataFrame:
     """More than one distinct tag on one axis: breaks mutual exclusivity."""
-    tagged = _axis_tags(corpus)
-    grouped = tagged.groupby(["message", "axis"], sort=True)["tag"].agg(["count", list])
-    several = grouped[grouped["count"] > 1].reset_index()
-    if several.empty:
-        return _none()
-    names = several["list"].map("; ".join)
-    message = several["count"].astype(str) + " " + several["axis"] + " tags; keep exactly one"
-    return findings(
-        corpus, several["message"], "multiple-tags", "error", several["axis"], names, message
-    )
+    import numpy as np
+    import pandas as pd
+
+    parts = []
+    for axis in corpus.taxonomy.axes:
+        counts = corpus.tag_counts(axis)
+        several = np.flatnonzero(counts > 1)
+        if len(several):
+            signature = corpus.signatures(axis).iloc[several]
+            message = [f"{n} {axis} tags; keep exactly one" for n in counts[several]]
+            parts.append(
+                findings(corpus, several, "multiple-tags", "error", axis, signature, message)
+            )
+    return pd.concat(parts, ignore_index=True) if parts else none()
 
 
 def unknown_tag(corpus: Corpus) -> pd.DataFrame:
     """A tag the taxonomy does not know; the fix names the closest spelling if one is near."""
-    unknown = corpus.tags[corpus.tags["how"] == "unknown"]
+    unknown = _subset(corpus, "unknown")
     if unknown.empty:
-        return _none()
+        return none()
     spellings = _spellings(corpus)
     closest = {raw: _closest(raw, spellings) for raw in unknown["raw"].unique()}
-    fix = unknown["raw"].map(closest)
-    where = unknown["column"].map(lambda c: "" if c == corpus.columns.tags else f" ({c} column)")
+    axis_of = {column: axis for axis, column in corpus.columns.axes.items()}
+    axis = unknown["column"].map(lambda column: axis_of.get(column, ""))
+    where = axis.map(lambda a: f" ({a} column)" if a else "")
     message = "'" + unknown["raw"] + "' is not in the taxonomy" + where
     return findings(
         corpus,
         unknown["message"],
         "unknown-tag",
         "error",
-        unknown["column"].map(_axis_of_column(corpus)),
+        axis,
         unknown["raw"],
         message,
-        fix,
+        unknown["raw"].map(closest),
     )
 
 
 def empty_text(corpus: Corpus) -> pd.DataFrame:
     """No message text to read or classify."""
-    blank = corpus.messages.index[corpus.messages["text"].str.strip().eq("")]
+    import numpy as np
+
+    blank = np.flatnonzero(corpus.messages["text"].str.strip().eq("").to_numpy(dtype=bool))
     return findings(corpus, blank, "empty-text", "error", message="the message has no text")
 
 
 def repeated_tag(corpus: Corpus) -> pd.DataFrame:
     """The same tag written twice on one message (possibly under two spellings)."""
     known = corpus.tags[corpus.tags["axis"].notna()]
-    counts = known.groupby(["message", "axis", "tag"], sort=True)["raw"].agg(["count", list])
-    twice = counts[counts["count"] > 1].reset_index()
-    if twice.empty:
-        return _none()
+    again = known[repeats(known, keep=False)]
+    if again.empty:
+        return none()
+    again = again.astype({"raw": object, "axis": object, "tag": object})
+    counted = again.groupby(["message", "axis", "tag"], sort=True, observed=True)["raw"]
+    twice = counted.agg(["count", "; ".join]).reset_index()
     message = "'" + twice["tag"] + "' appears " + twice["count"].astype(str) + " times"
     return findings(
         corpus,
@@ -141,7 +150,7 @@ def repeated_tag(corpus: Corpus) -> pd.DataFrame:
         "repeated-tag",
         "warning",
         twice["axis"],
-        twice["list"].map("; ".join),
+        twice["join"],
         message,
         _names(corpus, twice),
     )
@@ -149,9 +158,9 @@ def repeated_tag(corpus: Corpus) -> pd.DataFrame:
 
 def alias_tag(corpus: Corpus) -> pd.DataFrame:
     """A tag written under an alias or former name; the fix is its canonical name."""
-    aliased = corpus.tags[corpus.tags["how"] == "alias"]
+    aliased = _subset(corpus, "alias")
     if aliased.empty:
-        return _none()
+        return none()
     canonical = _names(corpus, aliased)
     message = "'" + aliased["raw"] + "' is an alias of '" + canonical + "'"
     return findings(
@@ -168,9 +177,9 @@ def alias_tag(corpus: Corpus) -> pd.DataFrame:
 
 def deprecated_tag(corpus: Corpus) -> pd.DataFrame:
     """A retired tag; the fix is the tag that replaced it."""
-    retired = corpus.tags[corpus.tags["how"] == "deprecated"]
+    retired = _subset(corpus, "deprecated")
     if retired.empty:
-        return _none()
+        return none()
     keys = list(zip(retired["axis"], retired["tag"], strict=True))
     successor = {}
     for axis, tag in set(keys):
@@ -198,16 +207,13 @@ def _name(corpus: Corpus, axis: str, tag: str) -> str:
 
 
 def _names(corpus: Corpus, tags: pd.DataFrame) -> pd.Series:
+    import pandas as pd
+
     lookup = {
         (axis, tag.id): tag.name for axis, body in corpus.taxonomy.axes.items() for tag in body.tags
     }
-    import pandas as pd
-
-    return pd.Series(
-        [lookup[key] for key in zip(tags["axis"], tags["tag"], strict=True)],
-        index=tags.index,
-        dtype=object,
-    )
+    names = [lookup[key] for key in zip(tags["axis"], tags["tag"], strict=True)]
+    return pd.Series(names, index=tags.index, dtype=object)
 
 
 def _spellings(corpus: Corpus) -> dict[str, str]:
@@ -224,11 +230,6 @@ def _spellings(corpus: Corpus) -> dict[str, str]:
 def _closest(raw: str, spellings: dict[str, str]) -> str:
     match = difflib.get_close_matches(fold(raw), list(spellings), n=1, cutoff=0.8)
     return spellings[match[0]] if match else ""
-
-
-def _axis_of_column(corpus: Corpus) -> Callable[[str], str]:
-    by_column = {column: axis for axis, column in corpus.columns.axes.items()}
-    return lambda column: by_column.get(column, "")
 
 
 ROW_CHECKS = {

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from classifier.corpus import FORMATS, SEPARATORS
+from classifier.corpus import FORMATS, SEPARATORS, repeats
 from classifier.errors import UsageError
 from classifier.output import write_atomic
 
@@ -30,7 +30,7 @@ def fixed_cells(corpus: Corpus) -> dict[tuple[int, str], list[str]]:
     """The new tag list of every cell the fix changes, keyed by (message position, column)."""
     tags = corpus.tags
     taxonomy = corpus.taxonomy
-    repeated = tags["axis"].notna() & tags.duplicated(["message", "axis", "tag"], keep="first")
+    repeated = repeats(tags)
     fixable = repeated | tags["how"].isin(["alias", "deprecated"])
     affected = tags[tags["message"].isin(tags.loc[fixable, "message"].unique())]
     before: dict[tuple[int, str], list[str]] = {}

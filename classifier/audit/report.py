@@ -124,16 +124,17 @@ def run_audit(corpus: Corpus, checks: Iterable[str] | None = None) -> AuditRepor
 
 
 def summarise(corpus: Corpus, found: pd.DataFrame) -> Summary:
+    import numpy as np
     import pandas as pd
 
-    singles = {axis: corpus.axis_tags(axis).map(len) for axis in corpus.taxonomy.axes}
-    complete = pd.concat(singles, axis=1).eq(1).all(axis=1)
+    counts = {axis: corpus.tag_counts(axis) for axis in corpus.taxonomy.axes}
+    complete = pd.Series(np.logical_and.reduce([n == 1 for n in counts.values()]))
     tags = {}
-    for axis, counts in singles.items():
+    for axis, per_message in counts.items():
         labels = corpus.labels(axis).dropna().value_counts()
         distribution = {tag: int(labels.get(tag, 0)) for tag in corpus.taxonomy.axes[axis].ids}
-        distribution["(none)"] = int(counts.eq(0).sum())
-        distribution["(several)"] = int(counts.gt(1).sum())
+        distribution["(none)"] = int((per_message == 0).sum())
+        distribution["(several)"] = int((per_message > 1).sum())
         tags[axis] = distribution
     return Summary(
         source=corpus.path,
