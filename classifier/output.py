@@ -41,6 +41,12 @@ def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
     """Write a whole file or nothing: a temp file in the same folder, then a rename."""
     path = Path(path)
@@ -51,6 +57,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
     except OSError as err:
         raise OutputError(f"{path}: cannot write here ({err.strerror})") from None
     try:
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get normal permissions
         with os.fdopen(handle, "wb") as stream:
             stream.write(payload)
             stream.flush()

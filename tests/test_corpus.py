@@ -140,3 +140,18 @@ def test_format_then_split_round_trips(tags):
 @given(st.lists(tag_names.filter(lambda t: not set(t) & set(';|,"[')), min_size=1, max_size=6))
 def test_plain_tags_are_written_as_an_export_would(tags):
     assert format_tags(tags) == "; ".join(tags)
+
+
+def test_atomic_write_replaces_whole_file_with_normal_permissions(tmp_path):
+    import os
+
+    from classifier.output import write_atomic
+
+    target = tmp_path / "out" / "report.csv"
+    write_atomic(target, "a,b\n")
+    write_atomic(target, "c,d\n")
+    assert target.read_text() == "c,d\n"
+    assert list(target.parent.iterdir()) == [target]  # no temp file left behind
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
