@@ -318,11 +318,8 @@ def _axis_values(corpus: Corpus) -> tuple[dict[str, Any], dict[str, Any], dict[s
         single = count[on] == 1
         value[on[single]] = tag[single]
         if not single.all():
-            several = pd.DataFrame(
-                {"message": on[~single], "tag": pd.Series(tag[~single], dtype=object)}
-            )
-            joined = several.groupby("message", sort=False)["tag"].agg("; ".join)
-            value[joined.index.to_numpy()] = joined.to_numpy(dtype=object)
+            where, joined = _join_runs(on[~single], tag[~single], "; ")
+            value[where] = joined
         values[axis], counts[axis], pairs[axis] = value, count, (on, tag)
     return values, counts, pairs
 
@@ -370,41 +367,85 @@ def _suggest(corpus, suggest, selection, keep, values, counts, filled, confidenc
             )
 
 
-def _reasons(corpus, rows, positions, review, repeat, counts, filled, notes) -> list[str]:
-    """Why each row under review is there, as ``problem (detail); problem (detail)``."""
-    import numpy as np
+def _reasons(corpus, rows, positions, review, repeat, counts, filled, notes) -> Any:
+    """Why each row under review is there, as ``problem (detail); problem (detail)``.
 
-    first_row: dict[str, int] = {}
-    if repeat.any():
-        firsts = rows.loc[~repeat, ["id", "row"]].drop_duplicates("id")
-        first_row = dict(zip(firsts["id"], firsts["row"], strict=True))
+    Vectorised: a corpus nobody tagged sends every message here.
+    """
+    import numpy as np
+    import pandas as pd
+
     where = positions[review]
-    unknown = corpus.tags[(corpus.tags["how"] == "unknown")]
+    unknown = corpus.tags[corpus.tags["how"] == "unknown"]
     unknown = unknown[np.isin(unknown["message"].to_numpy(), where)]
     axis_of = {column: axis for axis, column in corpus.columns.axes.items()}
-    strays: dict[int, list[tuple[str | None, str]]] = {}
-    for message, column, raw in zip(
-        unknown["message"], unknown["column"], unknown["raw"], strict=True
-    ):
-        strays.setdefault(int(message), []).append((axis_of.get(column), raw))
-    reasons = []
-    for index, position in zip(review, where, strict=True):
-        problems = []
-        for axis in corpus.taxonomy.axes:
-            count = counts[axis][position]
-            if count > 1:
-                listed = rows.at[index, axis].replace("; ", ", ")
-                problems.append(f"{count} {axis} tags ({listed})")
-            elif count == 0 and not filled[axis][position]:
-                details = [notes[axis][position]] if position in notes[axis] else []
-                raws = [raw for on, raw in strays.get(position, []) if on in (None, axis)]
-                if raws:
-                    details.insert(0, "unknown: " + ", ".join(f"'{raw}'" for raw in raws))
-                problems.append(f"no {axis} tag" + (f" ({'; '.join(details)})" if details else ""))
-        if repeat[index]:
-            problems.append(f"duplicate id (first at row {first_row[rows.at[index, 'id']]})")
-        reasons.append("; ".join(problems))
+    on_axis = unknown["column"].map(lambda column: axis_of.get(column, "")).to_numpy(dtype=object)
+    quoted = ("'" + unknown["raw"].astype(object) + "'").to_numpy(dtype=object)
+    message = unknown["message"].to_numpy(dtype=np.int64)
+    reasons = np.full(len(where), "", dtype=object)
+    for axis in corpus.taxonomy.axes:
+        count = counts[axis][where]
+        part = np.full(len(where), "", dtype=object)
+        several = count > 1
+        if several.any():
+            listed = rows[axis].to_numpy(dtype=object)[review[several]]
+            text = pd.Series(count[several].astype(str), dtype=object) + f" {axis} tags ("
+            part[several] = text + pd.Series(listed, dtype=object).str.replace("; ", ", ") + ")"
+        none = (count == 0) & ~filled[axis][where]
+        part[none] = f"no {axis} tag"
+        details = pd.Series("", index=where[none], dtype=object)
+        mine = np.isin(on_axis, ["", axis])
+        strays = pd.Series(*reversed(_join_runs(message[mine], quoted[mine], ", ")), dtype=object)
+        strays = strays[strays.index.isin(details.index)]
+        details[strays.index] = "unknown: " + strays
+        note = pd.Series(notes[axis], dtype=object)
+        note = note[note.index.isin(details.index)]
+        if len(note):
+            known = details[note.index]
+            details[note.index] = (known + "; ").where(known.ne(""), "") + note
+        details = details[details.ne("")]
+        at = np.searchsorted(where, details.index.to_numpy())
+        part[at] = part[at] + " (" + details.to_numpy(dtype=object) + ")"
+        reasons = _joined(reasons, part)
+    if repeat.any():
+        firsts = rows.loc[~repeat, ["id", "row"]].drop_duplicates("id").set_index("id")["row"]
+        ids = rows["id"].to_numpy(dtype=object)[review]
+        again = repeat[review]
+        part = np.full(len(where), "", dtype=object)
+        first = pd.Series(ids[again], dtype=object).map(firsts).astype(str).to_numpy(dtype=object)
+        part[again] = "duplicate id (first at row " + first + ")"
+        reasons = _joined(reasons, part)
     return reasons
+
+
+def _join_runs(keys: Any, strings: Any, sep: str) -> tuple[Any, Any]:
+    """``sep.join`` of the strings of each key, in order: (distinct keys, joined strings).
+
+    A pandas ``groupby().agg(sep.join)`` runs Python per group; this runs per group size.
+    """
+    import numpy as np
+
+    order = np.argsort(keys, kind="stable")
+    keys, strings = keys[order], strings[order]
+    if not len(keys):
+        return keys, strings
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    sizes = np.diff(np.r_[starts, len(keys)])
+    joined = strings[starts].copy()
+    for extra in range(1, int(sizes.max())):
+        more = sizes > extra
+        joined[more] = joined[more] + sep + strings[starts[more] + extra]
+    return keys[starts], joined
+
+
+def _joined(left: Any, right: Any) -> Any:
+    """Element-wise ``left; right``, leaving out empty sides."""
+    import numpy as np
+
+    both = (left != "") & (right != "")
+    out = np.where(left == "", right, left)
+    out[both] = left[both] + "; " + right[both]
+    return out
 
 
 def _file_tags(taxonomy: Taxonomy, axis: str, present: Iterable[Any]) -> list[str]:

@@ -171,7 +171,7 @@ class FakeSuggester:
 SPARSE = (
     HEADER
     + "1,2024-05-01,u1,ann,love the api,\n"
-    + "2,2024-05-02,u2,ann,web is down,web\n"
+    + "2,2024-05-02,u2,ann,web is down,web; zzz\n"
     + "3,2024-05-03,u3,ann,   ,api\n"
     + "4,2024-05-04,u4,ann,tagged,web; bug\n"
 )
@@ -199,7 +199,7 @@ def test_unconfident_suggestions_send_the_message_to_review(tmp_path, taxonomy):
     export = exported(tmp_path, taxonomy, text=SPARSE, suggest=FakeSuggester(0.5))
     row = export.rows.set_index("row").loc[2]
     assert row["file"] == REVIEW and row["source"] == "tagged" and row["topic"] == ""
-    assert row["reason"] == "no topic tag (suggested 'bug' at 0.50, below 0.80)"
+    assert row["reason"] == "no topic tag (unknown: 'zzz'; suggested 'bug' at 0.50, below 0.80)"
     lowered = exported(
         tmp_path, taxonomy, text=SPARSE, suggest=FakeSuggester(0.5), min_confidence=0.5
     )
