@@ -438,6 +438,172 @@ def _print_export(done, directory: Path) -> None:
         err.print(f"{counts.suggested} messages carry a suggested tag", highlight=False)
 
 
+class ReviewOnly(StrEnum):
+    incomplete = "incomplete"
+    all = "all"
+    suspect = "suspect"
+    review = "review"
+
+
+class StatsFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+@handles_errors
+def review(
+    ctx: typer.Context,
+    corpus: Annotated[Path, typer.Argument(help="Corpus file (csv, tsv, jsonl, json, parquet).")],
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", envvar="FEEDTAG_MODEL", help="Model directory for suggestions."),
+    ] = None,
+    only: Annotated[
+        ReviewOnly,
+        typer.Option(
+            "--only",
+            help="incomplete: not one tag per axis; suspect: the model disagrees with a tag; "
+            "review: the model is unsure; all.",
+        ),
+    ] = ReviewOnly.incomplete,
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="Who decides [default: $USER].")
+    ] = None,
+    db: Annotated[
+        Path | None,
+        typer.Option("--db", help="Decisions file [default: CORPUS.decisions.sqlite beside it]."),
+    ] = None,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="Write the corpus with decisions applied to --out.")
+    ] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Where --apply writes.")] = None,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="Acceptance per axis, tag and agent; top overrides.")
+    ] = False,
+    format: Annotated[StatsFormat, typer.Option("--format", "-f")] = StatsFormat.table,
+    taxonomy: TaxonomyOption = None,
+    id_column: IdColumn = None,
+    text_column: TextColumn = None,
+    tags_column: TagsColumn = None,
+    axis_column: AxisColumn = None,
+) -> None:
+    """Accept or override suggested tags, one keypress each; every decision saved at once.
+
+    Keys: enter accept, t/p choose team/topic, 1-3 alternative, s skip, u undo, ? help, q quit.
+    Run it again to resume at the first undecided message. --apply --out writes a copy of the
+    corpus with the decisions in it; --stats shows how often suggestions were accepted.
+
+    Example: feedtag review examples/helpdesk-export.csv --only suspect
+    """
+    import os
+    import sys
+
+    from classifier.decisions import default_db_path
+    from classifier.errors import UsageError
+    from classifier.taxonomy import load_taxonomy
+
+    def given(name: str) -> bool:  # by name: typer may vendor its own click
+        return getattr(ctx.get_parameter_source(name), "name", None) == "COMMANDLINE"
+
+    if apply and stats:
+        raise UsageError("--apply and --stats do one thing each; run them separately")
+    if out is not None and not apply:
+        raise UsageError("--out goes with --apply")
+    if given("format") and not stats:
+        raise UsageError("--format goes with --stats")
+    db = db or default_db_path(corpus)
+    if stats:
+        from classifier.decisions import decision_stats
+
+        _print_review_stats(decision_stats(db), format)
+        return
+    loaded = load_taxonomy(taxonomy)
+    columns = _columns(id_column, text_column, tags_column, axis_column)
+    if apply:
+        from classifier.decisions import apply_decisions
+
+        if out is None:
+            raise UsageError("--apply needs --out FILE: the corpus itself is never modified")
+        done = apply_decisions(_load(corpus, loaded, columns), db, out)
+        err.print(
+            f"applied {done.decisions_applied} decisions to {done.messages_changed} messages: "
+            f"wrote {done.path}",
+            highlight=False,
+        )
+        if done.unmatched:
+            err.print(
+                f"[yellow]{done.unmatched} decided message ids are not in {corpus}[/yellow]",
+                highlight=False,
+            )
+        return
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        raise UsageError(
+            "review is a full-screen app and needs a terminal (stdout is redirected); "
+            "use --apply or --stats for output to a file or a pipe"
+        )
+    suggest, version = _review_suggester(model, loaded)
+    data = _load(corpus, loaded, columns)
+    _run_review(data, db, suggest, version, agent or os.environ.get("USER") or "agent", only)
+
+
+def _review_suggester(model, taxonomy):
+    """The model's suggestions in review's shape (classifier.review.Suggest), and its version."""
+    from classifier.errors import UsageError
+
+    raise UsageError("review: no model API yet (classifier/model.py has not landed)")
+
+
+def _run_review(data, db, suggest, version, agent, only) -> None:
+    from classifier.decisions import DecisionStore
+    from classifier.review import ReviewSession
+    from classifier.review.app import ReviewApp
+
+    with DecisionStore(db) as store:
+        session = ReviewSession(
+            data, store, suggest, agent=agent, model_version=version, only=only.value
+        )
+        ReviewApp(session).run()
+        _, total, decided = session.progress
+    err.print(f"{decided} of {total} messages decided; decisions in {db}", highlight=False)
+
+
+def _print_review_stats(stats, format) -> None:
+    if format is StatsFormat.json:
+        typer.echo(json.dumps(stats.to_dict(), indent=2, ensure_ascii=False))
+        return
+
+    def rate(item) -> str:
+        return "-" if item.rate is None else f"{item.rate:.1%}"
+
+    def table(title: str, keys: list[str], items) -> Table:
+        shown = Table(title=title, title_justify="left")
+        for column in [*keys, "accepted", "overridden", "skipped", "acceptance"]:
+            shown.add_column(column, justify="left" if column in keys else "right")
+        for item in items:
+            counts = (item.accepted, item.overridden, item.skipped)
+            shown.add_row(*(item.group[k] for k in keys), *map(str, counts), rate(item))
+        return shown
+
+    overall = stats.overall
+    out.print(
+        f"{stats.messages} messages decided in {stats.source}: {overall.accepted} accepted, "
+        f"{overall.overridden} overridden, {overall.skipped} skipped; acceptance {rate(overall)}"
+        f" ({stats.undone} undone decisions left out)",
+        highlight=False,
+        markup=False,
+    )
+    out.print(table("by axis", ["axis"], stats.by_axis), markup=False)
+    out.print(table("by agent", ["agent"], stats.by_agent), markup=False)
+    out.print(table("by suggested tag", ["axis", "suggested"], stats.by_tag), markup=False)
+    overrides = Table(title="most frequent overrides", title_justify="left")
+    for column in ("axis", "suggested", "chosen", "count"):
+        overrides.add_column(column, justify="right" if column == "count" else "left")
+    for item in stats.overrides:
+        overrides.add_row(item.axis, item.suggested, item.chosen, str(item.count))
+    out.print(overrides, markup=False)
+
+
 def _taxonomy_table(taxonomy) -> Table:
     table = Table(title=f"{taxonomy.name} (taxonomy format v{taxonomy.version})")
     for column in ("axis", "id", "name", "status", "aliases"):

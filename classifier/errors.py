@@ -34,3 +34,7 @@ class OutputError(FeedtagError):
 
 class UsageError(FeedtagError):
     """Options that do not fit together or name something that does not exist."""
+
+
+class DecisionsError(FeedtagError):
+    """A review decisions file is missing, unreadable, or names tags the taxonomy lacks."""

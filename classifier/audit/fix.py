@@ -56,18 +56,32 @@ def fixed_cells(corpus: Corpus) -> dict[tuple[int, str], list[str]]:
 
 def write_fixed(corpus: Corpus, out: str | Path) -> FixResult:
     """Write the corrected copy atomically; the input is never touched."""
+    cells = fixed_cells(corpus)
+    path = write_cells(corpus, cells, out, option="--fix")
+    return FixResult(path, len({message for message, _ in cells}), len(cells))
+
+
+def write_cells(
+    corpus: Corpus, cells: dict[tuple[int, str], list[str]], out: str | Path, *, option: str
+) -> Path:
+    """Write a copy of the corpus, in its format, with new tag lists in some cells; atomic.
+
+    ``cells`` maps (message position, column) to the tags to write there, in the way the
+    original cell was written. A column the file lacks is added (empty elsewhere). ``option``
+    names the command line option in errors (``--fix``, ``--apply --out``).
+    """
     out = Path(out)
     if corpus.path != "-" and out.resolve() == Path(corpus.path).resolve():
-        raise UsageError(f"{out}: --fix would overwrite the input; name another file")
+        raise UsageError(f"{out}: {option} would overwrite the input; name another file")
     wanted = FORMATS.get(out.suffix.lower())
     if wanted is not None and wanted != corpus.format:
         raise UsageError(
-            f"{out}: --fix writes the input's format ({corpus.format}); give the file that suffix"
+            f"{out}: {option} writes the input's format ({corpus.format}); "
+            "give the file that suffix"
         )
-    cells = fixed_cells(corpus)
     writer = {"csv": _csv, "tsv": _csv, "jsonl": _jsonl, "json": _json, "parquet": _parquet}
     writer[corpus.format](corpus, cells, out)
-    return FixResult(out, len({message for message, _ in cells}), len(cells))
+    return out
 
 
 def _cell(original: Any, tags: list[str]) -> Any:
@@ -83,6 +97,8 @@ def _cell(original: Any, tags: list[str]) -> Any:
 def _csv(corpus: Corpus, cells: dict, out: Path) -> None:
     frame = corpus.frame.copy()
     for (position, column), tags in cells.items():
+        if column not in frame.columns:
+            frame[column] = ""
         at = frame.columns.get_loc(column)
         frame.iat[position, at] = _cell(frame.iat[position, at], tags)
     sep = "\t" if corpus.format == "tsv" else ","
@@ -125,6 +141,8 @@ def _parquet(corpus: Corpus, cells: dict, out: Path) -> None:
     import pyarrow.parquet as pq
 
     table = pq.read_table(corpus.path)
+    for column in {column for _, column in cells} - set(table.column_names):
+        table = table.append_column(column, pa.nulls(len(table), pa.list_(pa.string())))
     for column in {column for _, column in cells}:
         values = table.column(column).to_pylist()
         for (position, name), tags in cells.items():
