@@ -1,0 +1,147 @@
+"""Training from a tagged corpus: labels per axis, the fit, and the model directory.
+
+Rows without exactly one tag on an axis are left out of that axis only, and counted. A tag
+written under a retired id trains its successor, so the model learns today's taxonomy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from classifier.corpus import Corpus
+    from classifier.model import TagClassifier
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """A trained and saved model, and what went into it."""
+
+    model: TagClassifier
+    directory: Path
+    meta: dict[str, Any]
+    left_out: dict[str, dict[str, int]]
+
+    @property
+    def report(self) -> dict[str, dict[str, Any]]:
+        """Cross-validated metrics per axis (``classifier.evaluate.axis_report``)."""
+        return self.model.cv_report_
+
+
+def corpus_labels(corpus: Corpus) -> tuple[list[str], pd.DataFrame, dict[str, dict[str, int]]]:
+    """Texts, one tag id (or ``None``) per axis and message, and per axis the rows left out.
+
+    Left out of an axis: ``missing`` (no tag on it), ``multiple`` (several), ``empty_text``.
+    """
+    import pandas as pd
+
+    taxonomy = corpus.taxonomy
+    texts = corpus.messages["text"].fillna("").astype(str).tolist()
+    blank = pd.Series(texts).str.strip().eq("").to_numpy()
+    columns, left_out = {}, {}
+    for axis in taxonomy.axes:
+        labels = corpus.labels(axis).to_numpy(dtype=object)
+        counts = corpus.tag_counts(axis)
+        successors = {t: taxonomy.successor(axis, t) for t in set(labels) if t is not None}
+        labels = [
+            None if b or t is None else successors[t] for t, b in zip(labels, blank, strict=True)
+        ]
+        columns[axis] = labels
+        left_out[axis] = {
+            "missing": int(((counts == 0) & ~blank).sum()),
+            "multiple": int(((counts > 1) & ~blank).sum()),
+            "empty_text": int(blank.sum()),
+        }
+    return texts, pd.DataFrame(columns, dtype=object), left_out
+
+
+def data_sha256(texts: list[str], labels: pd.DataFrame) -> str:
+    """A hash of what the model learned from: texts and labels, independent of file format."""
+    import hashlib
+    import json
+
+    digest = hashlib.sha256()
+    for i, text in enumerate(texts):
+        row = [text, *(labels[axis].iat[i] for axis in labels.columns)]
+        digest.update(json.dumps(row, ensure_ascii=False).encode() + b"\n")
+    return digest.hexdigest()
+
+
+def train_model(
+    corpus: Corpus,
+    *,
+    folds: int = 5,
+    target_precision: float = 0.9,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    n_jobs: int | None = -1,
+    **params: Any,
+) -> tuple[TagClassifier, list[str], pd.DataFrame, dict[str, dict[str, int]]]:
+    """Fit a :class:`TagClassifier` on a corpus; returns it with texts, labels and left-out counts.
+
+    Raises
+    ------
+    CorpusError
+        When an axis has no message with exactly one tag.
+    """
+    from classifier.errors import CorpusError
+    from classifier.model import TagClassifier
+    from classifier.store import never_suggest
+
+    texts, labels, left_out = corpus_labels(corpus)
+    for axis in labels.columns:
+        if labels[axis].notna().sum() == 0:
+            raise CorpusError(
+                f"{corpus.path}: no message has exactly one {axis} tag; nothing to train on"
+            )
+    model = TagClassifier(
+        folds=folds,
+        target_precision=target_precision,
+        random_state=seed,
+        n_jobs=n_jobs,
+        never_suggest=never_suggest(corpus.taxonomy),
+        **params,
+    )
+    model.fit(texts, labels, progress=progress)
+    return model, texts, labels, left_out
+
+
+def train(
+    corpus: Corpus,
+    out: str | Path,
+    *,
+    folds: int = 5,
+    target_precision: float = 0.9,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    n_jobs: int | None = -1,
+    **params: Any,
+) -> TrainResult:
+    """Train on a tagged corpus and write the model directory ``out``.
+
+    See :func:`train_model`; the directory holds ``model.joblib``, ``meta.json``, ``card.md``.
+    """
+    from classifier.store import save_model
+
+    model, texts, labels, left_out = train_model(
+        corpus,
+        folds=folds,
+        target_precision=target_precision,
+        seed=seed,
+        progress=progress,
+        n_jobs=n_jobs,
+        **params,
+    )
+    training = {
+        "source": Path(corpus.path).name if corpus.path != "-" else "stdin",
+        "rows": len(texts),
+        "data_sha256": data_sha256(texts, labels),
+        "left_out": left_out,
+    }
+    meta = save_model(model, out, corpus.taxonomy, training=training)
+    return TrainResult(model, Path(out), meta, left_out)
