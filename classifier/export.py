@@ -518,42 +518,29 @@ def write_export(
 def _data_files(export: Export, format: str) -> Iterable[tuple[str, bytes]]:
     """(file stem, content) of every tag file and ``_needs-review``, as CSV or JSON Lines.
 
-    For CSV the rows are turned into one Arrow table, neutralised and sorted by file once,
-    then sliced: per-file conversions would cost more than the writing.
+    The rows become one Arrow table, sorted by file once and sliced: per-file conversions
+    would cost more than the writing. Only CSV is neutralised (JSON is read by programs).
     """
     import numpy as np
+    import pyarrow as pa
+
+    from classifier.output import csv_bytes, json_literals, jsonl_bytes, neutralise_table
 
     rows, columns = export.rows, export.columns
     stems = [*export.files, REVIEW]
-    if format == "jsonl":
-        groups = rows.groupby("file", sort=False).indices
-        for stem in stems:
-            part = rows.iloc[groups.get(stem, [])]
-            yield (
-                stem,
-                _jsonl(part[["row", *columns, "reason"]] if stem == REVIEW else part[columns]),
-            )
-        return
-    import pyarrow as pa
-
-    from classifier.output import csv_bytes, neutralise_table
-
     code = rows["file"].map({stem: i for i, stem in enumerate(stems)}).to_numpy(dtype=np.int64)
     order = np.argsort(code, kind="stable")
     bounds = np.searchsorted(code[order], np.arange(len(stems) + 1))
     table = pa.Table.from_pandas(rows[["row", *columns, "reason"]], preserve_index=False)
-    table = neutralise_table(table).take(order)
+    table = neutralise_table(table) if format == "csv" else json_literals(table)
+    table = table.combine_chunks().take(order)
     for i, stem in enumerate(stems):
         part = table.slice(bounds[i], bounds[i + 1] - bounds[i])
         part = part if stem == REVIEW else part.select(columns)
-        yield stem, csv_bytes(part, neutralised=True)
-
-
-def _jsonl(part: pd.DataFrame) -> bytes:
-    if part.empty:
-        return b""
-    text = part.to_json(orient="records", lines=True, force_ascii=False, double_precision=3)
-    return text.encode("utf-8")
+        if format == "csv":
+            yield stem, csv_bytes(part, neutralised=True)
+        else:
+            yield stem, jsonl_bytes(part, literal=True)
 
 
 def export_corpus(
