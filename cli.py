@@ -401,11 +401,11 @@ def export(
 
 def _suggester(model, taxonomy):
     """The model's suggestions as export wants them: texts in, (tag, confidence) per axis out."""
-    from classifier.errors import UsageError
+    from classifier.export import model_suggester
+    from classifier.store import default_model_path, load_model
 
-    raise UsageError(
-        "--suggest: no model API yet (classifier/model.py has not landed); export without it"
-    )
+    with err.status("loading the model", spinner="dots"):
+        return model_suggester(load_model(model or default_model_path(), taxonomy))
 
 
 def _print_export(done, directory: Path) -> None:

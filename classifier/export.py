@@ -339,8 +339,8 @@ def _suggest(corpus, suggest, selection, keep, values, counts, filled, confidenc
     if not len(ask):
         return
     answers = suggest(texts.iloc[ask].tolist())
-    for axis in axes:
-        pairs = list(answers.get(axis, ()))
+    for axis in [a for a in axes if a in answers]:  # an axis the model lacks stays unfilled
+        pairs = list(answers[axis])
         if len(pairs) != len(ask):
             raise ModelError(
                 f"the suggester gave {len(pairs)} {axis} suggestions for {len(ask)} messages"
@@ -365,6 +365,21 @@ def _suggest(corpus, suggest, selection, keep, values, counts, filled, confidenc
             notes[axis][int(position)] = (
                 f"suggested '{tag}' at {score:.2f}, below {selection.min_confidence:.2f}"
             )
+
+
+def model_suggester(model: Any) -> Suggester:
+    """Adapt a fitted ``classifier.model.TagClassifier`` to ``Suggester``: its top tag per axis
+    with the calibrated confidence. The model's own per-tag thresholds are not used: export
+    applies one ``--min-confidence`` that the reader of the files can see and reason about."""
+
+    def suggest(texts: list[str]) -> dict[str, list[tuple[str, float]]]:
+        predicted = model.predict_axes(texts, top=1)
+        return {
+            axis: list(zip(p.tags.tolist(), p.confidence.tolist(), strict=True))
+            for axis, p in predicted.items()
+        }
+
+    return suggest
 
 
 def _reasons(corpus, rows, positions, review, repeat, counts, filled, notes) -> Any:

@@ -20,6 +20,7 @@ from classifier.export import (
     build_export,
     check_out_dir,
     export_corpus,
+    model_suggester,
     parse_date,
     select,
     write_export,
@@ -483,11 +484,6 @@ def test_cli_refuses_a_non_empty_directory_without_force(tmp_path, taxonomy_file
             ["--min-confidence", "0.5"],
             "error: --model and --min-confidence only apply with --suggest\n",
         ),
-        (
-            ["--suggest"],
-            "error: --suggest: no model API yet (classifier/model.py has not landed); "
-            "export without it\n",
-        ),
     ],
 )
 def test_cli_usage_errors_exit_2_with_one_line(tmp_path, taxonomy_file, extra, stderr):
@@ -524,3 +520,63 @@ def test_cli_topic_and_dates_report_what_was_left_out(tmp_path, taxonomy_file):
         "left out 2 with other topics than --topic",
     ]
     assert (out / "bug.md").is_file() and (out / "index.md").is_file()
+
+
+# --- the real model behind --suggest ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, taxonomy):
+    import pandas as pd
+    from classifier_fixtures import tiny_corpus
+
+    from classifier.model import TagClassifier
+    from classifier.store import never_suggest, save_model
+
+    corpus = pd.DataFrame(tiny_corpus())
+    model = TagClassifier(folds=3, never_suggest=never_suggest(taxonomy))
+    model.fit(corpus["text"], corpus[["team", "topic"]])
+    directory = tmp_path_factory.mktemp("model") / "tiny"
+    save_model(model, directory, taxonomy, training={"rows": len(corpus), "source": "tiny"})
+    return directory
+
+
+UNTAGGED_TOPIC = (
+    HEADER
+    + "1,2024-05-01,u1,ann,the website is broken and crashes,web\n"
+    + "2,2024-05-02,u2,ann,the API endpoint fails with a 500,api; bug\n"
+)
+
+
+def test_model_suggester_feeds_export_the_models_top_tags(model_dir, taxonomy, tmp_path):
+    from classifier.store import load_model
+
+    model = load_model(model_dir, taxonomy)
+    texts = ["the website is broken and crashes"]
+    answers = model_suggester(model)(texts)
+    predicted = model.predict_axes(texts, top=1)
+    for axis in ("team", "topic"):
+        ((tag, confidence),) = answers[axis]
+        assert tag == predicted[axis].tags[0] and confidence == predicted[axis].confidence[0]
+
+
+def test_cli_suggest_fills_a_missing_topic_from_the_model(model_dir, tmp_path, taxonomy_file):
+    path, out = corpus_file(tmp_path, UNTAGGED_TOPIC), tmp_path / "out"
+    args = [str(path), "--by", "team", "--out", str(out), "--taxonomy", str(taxonomy_file)]
+    result = invoke(*args, "--suggest", "--model", str(model_dir), "--min-confidence", "0")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1] == "1 messages carry a suggested tag"
+    (web,) = read_csv(out / "web.csv")
+    assert (web["topic"], web["source"], web["suggested_for"]) == ("bug", "suggested", "topic")
+    assert 0 < float(web["confidence"]) <= 1
+    (api,) = read_csv(out / "api.csv")
+    assert (api["source"], api["confidence"]) == ("tagged", "")
+
+
+def test_cli_suggest_with_a_missing_model_is_one_clear_error(tmp_path, taxonomy_file):
+    path, out = corpus_file(tmp_path, UNTAGGED_TOPIC), tmp_path / "out"
+    args = [str(path), "--by", "team", "--out", str(out), "--taxonomy", str(taxonomy_file)]
+    result = invoke(*args, "--suggest", "--model", str(tmp_path / "nowhere"))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: ") and str(tmp_path / "nowhere") in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and not out.exists()
