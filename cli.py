@@ -497,7 +497,6 @@ def review(
     Example: feedtag review examples/helpdesk-export.csv --only suspect
     """
     import os
-    import sys
 
     from classifier.decisions import default_db_path
     from classifier.errors import UsageError
@@ -537,7 +536,7 @@ def review(
                 highlight=False,
             )
         return
-    if not sys.stdout.isatty() or not sys.stdin.isatty():
+    if not _interactive():
         raise UsageError(
             "review is a full-screen app and needs a terminal (stdout is redirected); "
             "use --apply or --stats for output to a file or a pipe"
@@ -547,11 +546,19 @@ def review(
     _run_review(data, db, suggest, version, agent or os.environ.get("USER") or "agent", only)
 
 
+def _interactive() -> bool:
+    import sys
+
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 def _review_suggester(model, taxonomy):
     """The model's suggestions in review's shape (classifier.review.Suggest), and its version."""
-    from classifier.errors import UsageError
+    from classifier.review import load_suggester
+    from classifier.store import default_model_path
 
-    raise UsageError("review: no model API yet (classifier/model.py has not landed)")
+    with err.status("loading the model", spinner="dots"):
+        return load_suggester(model or default_model_path(), taxonomy)
 
 
 def _run_review(data, db, suggest, version, agent, only) -> None:

@@ -170,7 +170,8 @@ def test_a_classifier_is_adapted_to_per_axis_suggestions(corpus, store):
             }
 
     class Model:
-        def suggest(self, texts):
+        def suggest(self, texts, top):
+            assert top == 4  # three alternatives for keys 1-3
             return [PerText(text) for text in texts]
 
     session = session_of(corpus, store, suggest=from_classifier(Model(), ["team", "topic"]))
@@ -377,3 +378,76 @@ def test_a_review_killed_mid_way_keeps_every_decision_and_resumes(tmp_path, taxo
         assert resumed.current.id == first_open
         if saved == shown:
             assert first_open == acknowledged[-1]["current"]
+
+
+# --- with a real (tiny) model, and through the command line -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, taxonomy):
+    import pandas as pd
+    from classifier_fixtures import tiny_corpus
+
+    from classifier.model import TagClassifier
+    from classifier.store import never_suggest, save_model
+
+    rows = pd.DataFrame(tiny_corpus())
+    model = TagClassifier(folds=3, never_suggest=never_suggest(taxonomy))
+    model.fit(rows["text"], rows[["team", "topic"]])
+    directory = tmp_path_factory.mktemp("model") / "tiny"
+    save_model(model, directory, taxonomy, training={"rows": len(rows), "source": "tiny"})
+    return directory
+
+
+def test_the_model_suggests_with_alternatives_and_is_recorded(model_dir, corpus, store):
+    from classifier.review import load_suggester
+    from classifier.store import load_model, read_meta
+
+    suggest, version = load_suggester(model_dir, corpus.taxonomy)
+    assert version == f"tiny@{read_meta(model_dir)['model_sha256'][:12]}"
+    session = ReviewSession(corpus, store, suggest, agent="ann", model_version=version)
+    item = session.current
+    predicted = load_model(model_dir, corpus.taxonomy).predict_axes([item.text], top=4)
+    for axis, suggestion in item.suggestions.items():
+        assert suggestion.tag == predicted[axis].tags[0]
+        alternatives = [a.tag for a in suggestion.alternatives]
+        assert alternatives == list(predicted[axis].top_tags[0][1:])
+        assert set(alternatives) <= set(corpus.taxonomy.suggestable(axis))
+    session.accept()
+    recorded = store.history()[0]
+    assert recorded.model_version == version
+    assert recorded.confidence == pytest.approx(predicted[recorded.axis].confidence[0])
+
+
+def test_cli_review_runs_the_app_with_the_model_agent_and_default_db(
+    model_dir, tmp_path, taxonomy_file, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    import cli
+    from classifier.decisions import default_db_path
+    from classifier.review.headless import drive as drive_keys
+
+    path = tmp_path / "corpus.csv"
+    path.write_text(CORPUS, encoding="utf-8")
+    monkeypatch.setattr(cli, "_interactive", lambda: True)
+    monkeypatch.setenv("USER", "dana")
+
+    def run(app):  # stands in for the terminal: press enter, then quit
+        asyncio.run(drive_keys(app.session, ["enter", "q"], report=lambda line: None))
+
+    monkeypatch.setattr(ReviewApp, "run", run)
+    args = ["review", str(path), "--taxonomy", str(taxonomy_file), "--model", str(model_dir)]
+    result = CliRunner().invoke(cli.app, args)
+    assert result.exit_code == 0, result.output
+    assert "1 of 3 messages decided" in result.stderr
+    with DecisionStore(default_db_path(path)) as saved:
+        decisions = saved.history()
+    assert {(d.message_id, d.agent, d.action) for d in decisions} == {("1", "dana", "accepted")}
+    from classifier.store import read_meta
+
+    assert {d.model_version for d in decisions} == {
+        f"tiny@{read_meta(model_dir)['model_sha256'][:12]}"
+    }
+    missing = CliRunner().invoke(cli.app, [*args[:-1], str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "nope" in missing.stderr

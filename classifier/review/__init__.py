@@ -14,6 +14,7 @@ from classifier.review.session import (
     Suggestion,
     alternatives,
     from_classifier,
+    load_suggester,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "Suggestion",
     "alternatives",
     "from_classifier",
+    "load_suggester",
 ]

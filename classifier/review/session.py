@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from classifier.decisions import Decision, DecisionStore
@@ -16,6 +17,7 @@ from classifier.errors import ModelError, UsageError
 
 if TYPE_CHECKING:
     from classifier.corpus import Corpus
+    from classifier.taxonomy import Taxonomy
 
 Only = Literal["incomplete", "all", "suspect", "review"]
 ONLY: tuple[Only, ...] = ("incomplete", "all", "suspect", "review")
@@ -51,15 +53,26 @@ def alternatives(suggestion: object | None) -> list[tuple[str, float]]:
     ]
 
 
-def from_classifier(model: object, axes: Sequence[str]) -> Suggest:
-    """Adapt a classifier whose ``suggest(texts)`` returns one object per text with
-    ``.axes[axis]`` (``TagClassifier``) to the per-axis ``Suggest`` shape."""
+def from_classifier(model: object, axes: Sequence[str], top: int = 4) -> Suggest:
+    """Adapt a classifier whose ``suggest(texts, top)`` returns one object per text with
+    ``.axes[axis]`` (``TagClassifier``) to the per-axis ``Suggest`` shape; ``top - 1``
+    alternatives each. An axis the model lacks gets no suggestion."""
 
     def suggest(texts: list[str]) -> dict[str, list]:
-        per_text = model.suggest(texts)  # type: ignore[attr-defined]
+        per_text = model.suggest(texts, top=top)  # type: ignore[attr-defined]
         return {axis: [s.axes.get(axis) for s in per_text] for axis in axes}
 
     return suggest
+
+
+def load_suggester(directory: str | Path, taxonomy: Taxonomy) -> tuple[Suggest, str]:
+    """The model in ``directory`` as a ``Suggest``, and the version recorded with decisions
+    (the directory name and the start of the model's sha256)."""
+    from classifier.store import load_model, read_meta
+
+    model = load_model(directory, taxonomy)
+    version = f"{Path(directory).name}@{str(read_meta(directory)['model_sha256'])[:12]}"
+    return from_classifier(model, list(taxonomy.axes)), version
 
 
 class CannotDecide(Exception):
