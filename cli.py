@@ -359,7 +359,7 @@ def export(
     min_confidence: Annotated[
         float | None,
         typer.Option(
-            "--min-confidence", help="Lowest confidence a suggestion needs [default: 0.8]."
+            "--min-confidence", help="Lowest confidence a suggestion needs (default 0.8)."
         ),
     ] = None,
     force: Annotated[
