@@ -611,6 +611,286 @@ def _print_review_stats(stats, format) -> None:
     out.print(overrides, markup=False)
 
 
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        envvar="FEEDTAG_MODEL",
+        help="Model directory [default: the shipped model].",
+        show_default=False,
+    ),
+]
+
+
+def _load_model(model, taxonomy):
+    """Load a model directory (hash and tags checked) with a status line on stderr."""
+    from classifier.store import default_model_path, load_model
+
+    with err.status("loading the model", spinner="dots"):
+        return load_model(model or default_model_path(), taxonomy)
+
+
+def _progress(description: str):
+    """A rich progress bar on stderr and the ``progress(done, total)`` callback feeding it."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    )
+    task = bar.add_task(description, total=None)
+
+    def tick(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return bar, tick
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+@app.command()
+@handles_errors
+def train(
+    corpus: Annotated[
+        Path, typer.Argument(help="Tagged corpus (csv, tsv, jsonl, json, parquet, - for stdin).")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
+    taxonomy: TaxonomyOption = None,
+    folds: Annotated[
+        int, typer.Option("--folds", min=2, help="Cross-validation folds (calibration, report).")
+    ] = 5,
+    target_precision: Annotated[
+        float,
+        typer.Option(
+            "--target-precision",
+            min=0.01,
+            max=1.0,
+            help="Precision each tag's auto-accepted suggestions must reach out of fold.",
+        ),
+    ] = 0.9,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the folds and the models.")] = 0,
+    id_column: IdColumn = None,
+    text_column: TextColumn = None,
+    tags_column: TagsColumn = None,
+    axis_column: AxisColumn = None,
+) -> None:
+    """Train a model on a tagged corpus and write model.joblib, meta.json and card.md.
+
+    Rows without exactly one tag on an axis are left out of that axis (and counted). Ends
+    with the cross-validated report per axis.
+
+    Example: feedtag train examples/helpdesk-export.csv --out models/mine
+    """
+    from classifier.taxonomy import load_taxonomy
+    from classifier.training import train as train_corpus
+
+    loaded = load_taxonomy(taxonomy)
+    columns = _columns(id_column, text_column, tags_column, axis_column)
+    data = _load(corpus, loaded, columns, require_tags=True)
+    bar, tick = _progress(f"training on {len(data)} messages")
+    with bar:
+        result = train_corpus(
+            data, out_dir, folds=folds, target_precision=target_precision, seed=seed, progress=tick
+        )
+    table = Table(
+        title=f"cross-validated report ({folds} folds), target precision {target_precision}"
+    )
+    for column in (
+        "axis",
+        "rows",
+        "left out",
+        "accuracy",
+        "macro-F1",
+        "auto share",
+        "auto accuracy",
+    ):
+        table.add_column(column, justify="left" if column == "axis" else "right")
+    for axis, report in result.report.items():
+        left = result.left_out[axis]
+        table.add_row(
+            axis,
+            str(report["rows"]),
+            f"{left['missing']} missing, {left['multiple']} multiple",
+            _pct(report["accuracy"]),
+            _pct(report["macro_f1"]),
+            _pct(report["coverage"]),
+            _pct(report["accuracy_at_threshold"]),
+        )
+    out.print(table, markup=False)
+    err.print(f"wrote {result.directory} (model.joblib, meta.json, card.md)", highlight=False)
+
+
+class EvaluateFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+@handles_errors
+def evaluate(
+    corpus: Annotated[
+        Path, typer.Argument(help="Tagged corpus (csv, tsv, jsonl, json, parquet, - for stdin).")
+    ],
+    model: ModelOption = None,
+    taxonomy: TaxonomyOption = None,
+    format: Annotated[EvaluateFormat, typer.Option("--format", "-f")] = EvaluateFormat.table,
+    id_column: IdColumn = None,
+    text_column: TextColumn = None,
+    tags_column: TagsColumn = None,
+    axis_column: AxisColumn = None,
+) -> None:
+    """Measure a model on a tagged corpus: accuracy, macro-F1, per-tag precision/recall,
+    the most confused pairs and the coverage/accuracy table at thresholds 0.5 ... 0.95.
+
+    Example: feedtag evaluate examples/helpdesk-export.csv --format json
+    """
+    from classifier.evaluate import evaluate_corpus
+    from classifier.taxonomy import load_taxonomy
+
+    loaded = load_taxonomy(taxonomy)
+    fitted = _load_model(model, loaded)
+    columns = _columns(id_column, text_column, tags_column, axis_column)
+    data = _load(corpus, loaded, columns, require_tags=True)
+    result = evaluate_corpus(fitted, data)
+    if format is EvaluateFormat.json:
+        typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        return
+    _print_evaluation(result)
+
+
+def _print_evaluation(result) -> None:
+    summary = Table(title=f"evaluation on {result.rows} messages")
+    for column in ("axis", "rows", "accuracy", "macro-F1", "auto share", "auto accuracy", "ECE"):
+        summary.add_column(column, justify="left" if column == "axis" else "right")
+    for axis, r in result.axes.items():
+        summary.add_row(
+            axis,
+            str(r["rows"]),
+            _pct(r["accuracy"]),
+            _pct(r["macro_f1"]),
+            _pct(r["coverage"]),
+            _pct(r["accuracy_at_threshold"]),
+            _pct(r["ece"]),
+        )
+    out.print(summary, markup=False)
+    for axis, r in result.axes.items():
+        tags = Table(title=f"{axis}: per tag")
+        for column in ("tag", "precision", "recall", "support"):
+            tags.add_column(column, justify="left" if column == "tag" else "right")
+        for tag, stats in r["per_tag"].items():
+            tags.add_row(
+                tag, _pct(stats["precision"]), _pct(stats["recall"]), str(stats["support"])
+            )
+        out.print(tags, markup=False)
+        if r["confused"]:
+            confused = Table(title=f"{axis}: most confused (true -> predicted)")
+            for column in ("true", "predicted", "count"):
+                confused.add_column(column, justify="right" if column == "count" else "left")
+            for pair in r["confused"]:
+                confused.add_row(pair["true"], pair["predicted"], str(pair["count"]))
+            out.print(confused, markup=False)
+        sweep = Table(title=f"{axis}: by threshold")
+        for column in ("threshold", "coverage", "accuracy"):
+            sweep.add_column(column, justify="right")
+        for row in r["sweep"]:
+            sweep.add_row(f"{row['threshold']:.2f}", _pct(row["coverage"]), _pct(row["accuracy"]))
+        out.print(sweep, markup=False)
+
+
+class SuggestFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    jsonl = "jsonl"
+
+
+@app.command()
+@handles_errors
+def suggest(
+    text: Annotated[str | None, typer.Argument(help="A message to tag.")] = None,
+    input: Annotated[
+        Path | None,
+        typer.Option("--input", "-i", help="Suggest for every message of a file (- for stdin)."),
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the file's suggestions here.")
+    ] = None,
+    model: ModelOption = None,
+    taxonomy: TaxonomyOption = None,
+    top: Annotated[int, typer.Option("--top", min=1, help="Tags shown per axis.")] = 3,
+    format: Annotated[
+        SuggestFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table or json for TEXT; csv or jsonl for --input.",
+            show_default=False,
+        ),
+    ] = None,
+    id_column: IdColumn = None,
+    text_column: TextColumn = None,
+) -> None:
+    """Suggest one tag per axis, with confidence and status (auto or review).
+
+    Example: feedtag suggest "The widget does not load on Safari"
+    Example: feedtag suggest --input messages.csv --output suggestions.csv
+    """
+    from classifier.errors import UsageError
+    from classifier.taxonomy import load_taxonomy
+
+    if (text is None) == (input is None):
+        raise UsageError("give either TEXT or --input FILE")
+    if text is not None:
+        chosen = format or SuggestFormat.table
+        if chosen not in (SuggestFormat.table, SuggestFormat.json) or output is not None:
+            raise UsageError("for TEXT use --format table or json (and no --output)")
+    else:
+        chosen = format or SuggestFormat.csv
+        if chosen not in (SuggestFormat.csv, SuggestFormat.jsonl):
+            raise UsageError("with --input use --format csv or jsonl")
+    loaded = load_taxonomy(taxonomy)
+    fitted = _load_model(model, loaded)
+    if text is not None:
+        result = fitted.suggest_one(text, top=top)
+        if chosen is SuggestFormat.json:
+            typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        else:
+            _print_suggestion(result)
+        return
+    from classifier.suggest import suggest_corpus
+
+    data = _load(input, loaded, _columns(id_column, text_column, None, None))
+    bar, tick = _progress(f"suggesting for {len(data)} messages")
+    with bar:
+        suggested = suggest_corpus(fitted, data, top=top, progress=tick)
+    _emit(suggested.to_csv() if chosen is SuggestFormat.csv else suggested.to_jsonl(), output)
+
+
+def _print_suggestion(result) -> None:
+    table = Table(title=f"suggestion: {result.status}")
+    for column in ("axis", "tag", "confidence", "status", "threshold", "alternatives"):
+        table.add_column(
+            column, justify="right" if column in ("confidence", "threshold") else "left"
+        )
+    for axis, s in result.axes.items():
+        table.add_row(
+            axis,
+            s.tag,
+            f"{s.confidence:.3f}",
+            s.status,
+            "never auto" if s.threshold is None else f"{s.threshold:.3f}",
+            ", ".join(f"{a.tag} {a.confidence:.3f}" for a in s.alternatives),
+            style="green" if s.status == "auto" else "yellow",
+        )
+    out.print(table, markup=False)
+
+
 def _taxonomy_table(taxonomy) -> Table:
     table = Table(title=f"{taxonomy.name} (taxonomy format v{taxonomy.version})")
     for column in ("axis", "id", "name", "status", "aliases"):

@@ -104,6 +104,20 @@ def test_a_new_session_resumes_at_the_first_undecided_message(corpus, store):
     assert again.progress == (2, 3, 1)
 
 
+def test_progress_counts_decided_messages_through_undo(corpus, store):
+    session = session_of(corpus, store)
+    session.accept()
+    session.choose("team", "web")
+    assert session.progress == (2, 3, 1)
+    session.choose("topic", "bug")
+    assert session.progress == (3, 3, 2)
+    session.undo()
+    assert session.progress == (2, 3, 1)
+    session.undo()
+    session.undo()
+    assert session.progress == (1, 3, 0)
+
+
 def test_suggestions_are_asked_for_in_batches_as_the_agent_moves_on(corpus, store):
     suggest = FakeSuggester(corpus.taxonomy)
     session = session_of(corpus, store, suggest=suggest, batch_size=2)

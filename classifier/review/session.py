@@ -145,7 +145,9 @@ class ReviewSession:
             keep = self._suspect if only == "suspect" else self._unsure
             queue = [p for p in queue if keep(p)]
         self.queue: list[int] = queue
-        self.decided = store.effective(ids[p] for p in queue)
+        self._slot = {ids[p]: i for i, p in enumerate(queue)}  # message id -> queue index
+        self.decided = store.effective(self._slot)
+        self._finished = sum(self._is_decided(p) for p in queue)
         self.index = self._next_undecided(0)
         self.focus = self._first_open_axis()
 
@@ -185,8 +187,7 @@ class ReviewSession:
     @property
     def progress(self) -> tuple[int, int, int]:
         """(number of the message shown, 1-based; messages in the queue; messages decided)."""
-        decided = sum(self._is_decided(p) for p in self.queue)
-        return min(self.index + 1, len(self.queue)), len(self.queue), decided
+        return min(self.index + 1, len(self.queue)), len(self.queue), self._finished
 
     def acceptance(self) -> float | None:
         """This agent's accepted share of accepts and overrides so far (all sessions)."""
@@ -234,14 +235,17 @@ class ReviewSession:
         undone = self.store.undo(self.agent)
         if not undone:
             raise CannotDecide("nothing to undo")
-        message_ids = {d.message_id for d in undone}
-        for key in [key for key in self.decided if key[0] in message_ids]:
-            del self.decided[key]
-        self.decided.update(self.store.effective(message_ids))
-        back = [i for i, p in enumerate(self.queue) if self._ids[p] == undone[0].message_id]
-        if back:
-            self.index = back[0]
-        self.focus = undone[0].axis if back else self._first_open_axis()
+        slots = {self._slot[d.message_id] for d in undone if d.message_id in self._slot}
+        finished = sum(self._is_decided(self.queue[i]) for i in slots)
+        for axis in self.axes:
+            for d in undone:
+                self.decided.pop((d.message_id, axis), None)
+        self.decided.update(self.store.effective({d.message_id for d in undone}))
+        self._finished += sum(self._is_decided(self.queue[i]) for i in slots) - finished
+        back = self._slot.get(undone[0].message_id)
+        if back is not None:
+            self.index = back
+        self.focus = undone[0].axis if back is not None else self._first_open_axis()
         return undone
 
     def next_axis(self) -> str:
@@ -280,7 +284,9 @@ class ReviewSession:
             )
         step = self.store.record(decisions)  # durable before the screen moves on
         decisions = [Decision(**{**d.__dict__, "step": step}) for d in decisions]
+        finished = self._is_decided(item.position)
         self.decided.update({(d.message_id, d.axis): d for d in decisions})
+        self._finished += self._is_decided(item.position) - finished
         if self._is_decided(item.position):
             self.index = self._next_undecided(self.index + 1)
         self.focus = self._first_open_axis()
