@@ -47,11 +47,12 @@ def corpus_labels(corpus: Corpus) -> tuple[list[str], pd.DataFrame, dict[str, di
     for axis in taxonomy.axes:
         labels = corpus.labels(axis).to_numpy(dtype=object)
         counts = corpus.tag_counts(axis)
-        successors = {t: taxonomy.successor(axis, t) for t in set(labels) if t is not None}
-        labels = [
-            None if b or t is None else successors[t] for t, b in zip(labels, blank, strict=True)
+        # A label is a tag id string; anything else (None, NaN) means not exactly one tag.
+        known = [
+            t if isinstance(t, str) and not b else None for t, b in zip(labels, blank, strict=True)
         ]
-        columns[axis] = labels
+        successors = {t: taxonomy.successor(axis, t) for t in set(known) if t is not None}
+        columns[axis] = [None if t is None else successors[t] for t in known]
         left_out[axis] = {
             "missing": int(((counts == 0) & ~blank).sum()),
             "multiple": int(((counts > 1) & ~blank).sum()),

@@ -1,0 +1,248 @@
+"""Classifier benchmarks of issue 4 on the public datasets in bench/data (see their PROVENANCE.md).
+
+Prints every figure of the issue's performance table. Run from the repository root:
+
+    python bench/bench_classifier.py                 # all figures (about 5 minutes on 2 cores)
+    python bench/bench_classifier.py --only speed    # one section: banking77, hwu64, bitext,
+                                                     # speed, fewshot, ablation (CV on train only)
+
+Model choices are made with 5-fold cross-validation on the training split (``--only ablation``),
+never on a test set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+sys.path.insert(0, str(ROOT))
+
+# Bitext's two releases spell three categories and one intent differently.
+BITEXT_8K_TO_20K = {
+    "INVOICE": "INVOICES",
+    "REFUND": "REFUNDS",
+    "SHIPPING_ADDRESS": "SHIPPING",
+    "check_invoice": "check_invoices",
+}
+
+
+def machine() -> str:
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{model}, {os.cpu_count()} cores, load average {load:.1f} at start"
+
+
+def read(name: str, file: str = "data.csv"):
+    import pandas as pd
+
+    return pd.read_csv(DATA / name / file, keep_default_na=False)
+
+
+def fit(train_texts, labels, **params):
+    from classifier.model import TagClassifier
+
+    model = TagClassifier(n_jobs=2, **params)
+    start = time.perf_counter()
+    model.fit(list(train_texts), labels)
+    return model, time.perf_counter() - start
+
+
+def report(model, texts, labels, axes) -> dict:
+    from classifier.evaluate import accuracy_at_coverage, expected_calibration_error
+
+    predicted = model.predict_axes(list(texts), top=1)
+    figures = {}
+    for axis in axes:
+        p = predicted[axis]
+        correct = p.tags == labels[axis].to_numpy()
+        figures[axis] = {
+            "accuracy": correct.mean(),
+            "ece": expected_calibration_error(p.confidence, correct),
+            "acc@80%cov": accuracy_at_coverage(p.confidence, correct, 0.8),
+            "auto share": p.auto.mean(),
+            "auto accuracy": correct[p.auto].mean() if p.auto.any() else float("nan"),
+        }
+    return figures
+
+
+def show(title: str, figures: dict, seconds: float | None = None) -> None:
+    print(f"\n## {title}" + (f" (train {seconds:.1f} s)" if seconds is not None else ""))
+    for axis, values in figures.items():
+        cells = ", ".join(f"{k} {100 * v:.2f}%" for k, v in values.items())
+        print(f"- {axis}: {cells}")
+
+
+def banking77(**params) -> None:
+    data = read("banking77")
+    train, test = data[data.split == "train"], data[data.split == "test"]
+    model, seconds = fit(train.text, {"intent": train.label}, **params)
+    show(
+        "Banking77, full training set (10,003), official test (3,080)",
+        report(model, test.text, test.rename(columns={"label": "intent"}), ["intent"]),
+        seconds,
+    )
+
+
+def hwu64(**params) -> None:
+    data = read("hwu64")
+    data = data.rename(columns={"scenario": "team", "label": "topic"})
+    train, test = data[data.split == "train"], data[data.split == "test"]
+    model, seconds = fit(train.text, train[["team", "topic"]], **params)
+    show(
+        "HWU64, one two-axis model: scenario as team, intent as topic",
+        report(model, test.text, test, ["team", "topic"]),
+        seconds,
+    )
+
+
+def bitext(**params) -> None:
+    train = read("bitext-customer-support").rename(columns={"category": "team", "label": "topic"})
+    test = read("bitext-customer-support", "data_8k_sample.csv")
+    test = test.rename(columns={"category": "team", "label": "topic"}).replace(BITEXT_8K_TO_20K)
+    model, seconds = fit(train.text, train[["team", "topic"]], **params)
+    show(
+        "Bitext: train data.csv (21,534), test data_8k_sample.csv (8,175)",
+        report(model, test.text, test, ["team", "topic"]),
+        seconds,
+    )
+
+
+def speed(**params) -> None:
+    """Batch throughput and single-message latency, pinned to one core."""
+    from threadpoolctl import threadpool_limits
+
+    data = read("banking77")
+    train, test = data[data.split == "train"], data[data.split == "test"]
+    model, _ = fit(train.text, {"intent": train.label}, **params)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    texts = list(test.text) * 4  # 12,320 messages
+    with threadpool_limits(1):
+        model.suggest_table(texts[:500])  # warm
+        runs = []
+        for _ in range(3):
+            start = time.perf_counter()
+            table = model.suggest_table(texts)
+            runs.append(time.perf_counter() - start)
+        assert len(table) == len(texts)
+        best = min(runs)
+        for text in test.text[:200]:
+            model.suggest_one(text)  # warm
+        latencies = []
+        for text in test.text:
+            start = time.perf_counter()
+            model.suggest_one(text)
+            latencies.append(time.perf_counter() - start)
+        batch_latencies = []
+        for text in test.text[:500]:
+            start = time.perf_counter()
+            model.suggest_table([text])
+            batch_latencies.append(time.perf_counter() - start)
+    print("\n## Speed (Banking77 model, 1 core)")
+    print(
+        f"- batch suggest_table: {len(texts) / best:,.0f} messages/s "
+        f"(best of 3 runs over {len(texts):,} messages; runs {', '.join(f'{r:.2f}' for r in runs)} s)"
+    )
+    print(
+        f"- one message, warm, suggest_one: p50 {1000 * statistics.median(latencies):.3f} ms, "
+        f"p95 {1000 * sorted(latencies)[int(0.95 * len(latencies))]:.3f} ms "
+        f"({len(latencies):,} messages)"
+    )
+    print(
+        "- one message through the batch path (suggest_table([text])): p50 "
+        f"{1000 * statistics.median(batch_latencies):.3f} ms"
+    )
+
+
+def fewshot(**params) -> None:
+    data = read("banking77")
+    train, test = data[data.split == "train"], data[data.split == "test"]
+    scores = []
+    for seed in (0, 1, 2):
+        sample = train.groupby("label", group_keys=False).sample(n=10, random_state=seed)
+        model, _ = fit(sample.text, {"intent": sample.label}, random_state=seed, **params)
+        scores.append(model.score(list(test.text), {"intent": test.label}))
+    mean = statistics.mean(scores)
+    print("\n## Banking77 10-shot (10 examples per intent, 770 messages), seeds 0, 1, 2")
+    print(
+        f"- accuracy {100 * mean:.2f}% (per seed: {', '.join(f'{100 * s:.2f}' for s in scores)}; "
+        f"sd {100 * statistics.stdev(scores):.2f})"
+    )
+
+
+ABLATIONS = {
+    "default (svc C=0.5, word 1-2, char_wb 2-5, masks on)": {},
+    "no masks": {"mask_urls": False, "mask_emails": False, "mask_numbers": False},
+    "no number mask": {"mask_numbers": False},
+    "spaCy word tokenizer": {"tokenizer": "spacy"},
+    "char_wb 1-5": {"char_ngrams": (1, 5)},
+    "char_wb 2-6": {"char_ngrams": (2, 6)},
+    "svc C=0.25": {"C": 0.25},
+    "svc C=1": {"C": 1.0},
+    "svc+lr average": {"head": "svc+lr"},
+}
+
+
+def ablation(sets: tuple[str, ...] = ("banking77", "hwu64")) -> None:
+    """5-fold CV accuracy on the training split only, per option (the out-of-fold report)."""
+    from classifier.model import out_of_fold_proba
+
+    print("\n## Ablation: 5-fold cross-validated accuracy on the training split only")
+    frames = {}
+    if "banking77" in sets:
+        b = read("banking77")
+        b = b[b.split == "train"]
+        frames["banking77 intent"] = (b.text, {"intent": b.label}, "intent")
+    if "hwu64" in sets:
+        h = read("hwu64")
+        h = h[h.split == "train"]
+        frames["hwu64 intent"] = (h.text, {"intent": h.label}, "intent")
+    for name, options in ABLATIONS.items():
+        cells = []
+        for set_name, (texts, labels, axis) in frames.items():
+            start = time.perf_counter()
+            oof = out_of_fold_proba(list(texts), labels, n_jobs=2, **options)[axis]
+            accuracy = (oof.proba.argmax(axis=1) == oof.labels).mean()
+            cells.append(f"{set_name} {100 * accuracy:.2f}% ({time.perf_counter() - start:.0f} s)")
+        print(f"- {name}: " + "; ".join(cells), flush=True)
+
+
+SECTIONS = {
+    "banking77": banking77,
+    "hwu64": hwu64,
+    "bitext": bitext,
+    "speed": speed,
+    "fewshot": fewshot,
+    "ablation": ablation,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=sorted(SECTIONS), action="append")
+    args = parser.parse_args()
+    print(f"# feedtag classifier benchmark\n\nmachine: {machine()}")
+    print(
+        f"python {platform.python_version()}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}"
+    )
+    for name in args.only or [s for s in SECTIONS if s != "ablation"]:
+        SECTIONS[name]()
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Suggestions for whole files: one row per message, in CSV or JSON Lines.
+
+CSV columns: ``id``, then per axis ``AXIS``, ``AXIS_confidence``, ``AXIS_status``, then
+``status`` (``auto`` only when every axis is ``auto``). JSON Lines carry the same per message
+plus the alternatives of each axis.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from classifier.corpus import Corpus
+    from classifier.model import AxisPredictions, TagClassifier
+
+CHUNK = 4096
+
+
+@dataclass(frozen=True)
+class SuggestedFile:
+    """Suggestions for a corpus: the CSV table and, per axis, the ranked alternatives."""
+
+    table: pd.DataFrame
+    top_tags: dict[str, Any]
+    top_confidence: dict[str, Any]
+
+    def to_csv(self) -> str:
+        from classifier.output import csv_text
+
+        return csv_text(self.table.round(4))
+
+    def to_jsonl(self) -> str:
+        lines = []
+        axes = list(self.top_tags)
+        records = self.table.to_dict("records")
+        for i, record in enumerate(records):
+            item: dict[str, Any] = {"id": record["id"]}
+            for axis in axes:
+                item[axis] = {
+                    "tag": record[axis],
+                    "confidence": round(float(record[f"{axis}_confidence"]), 4),
+                    "status": record[f"{axis}_status"],
+                    "alternatives": [
+                        {"tag": str(t), "confidence": round(float(c), 4)}
+                        for t, c in zip(
+                            self.top_tags[axis][i, 1:],
+                            self.top_confidence[axis][i, 1:],
+                            strict=True,
+                        )
+                    ],
+                }
+            item["status"] = record["status"]
+            lines.append(json.dumps(item, ensure_ascii=False))
+        return "\n".join(lines) + ("\n" if lines else "")
+
+
+def suggest_corpus(
+    model: TagClassifier,
+    corpus: Corpus,
+    *,
+    top: int = 3,
+    progress: Callable[[int, int], None] | None = None,
+) -> SuggestedFile:
+    """Suggest tags for every message of a corpus, in chunks so ``progress`` can tick."""
+    import numpy as np
+    import pandas as pd
+
+    texts = corpus.messages["text"].tolist()
+    parts: list[dict[str, AxisPredictions]] = []
+    for start in range(0, len(texts), CHUNK):
+        parts.append(model.predict_axes(texts[start : start + CHUNK], top=top))
+        if progress is not None:
+            progress(min(start + CHUNK, len(texts)), len(texts))
+    columns: dict[str, Any] = {"id": corpus.messages["id"].tolist()}
+    every = np.ones(len(texts), dtype=bool)
+    top_tags, top_confidence = {}, {}
+    for axis in model.axes_:
+        tags = np.concatenate([p[axis].tags for p in parts])
+        auto = np.concatenate([p[axis].auto for p in parts])
+        columns[axis] = tags
+        columns[f"{axis}_confidence"] = np.concatenate([p[axis].confidence for p in parts])
+        columns[f"{axis}_status"] = np.where(auto, "auto", "review")
+        top_tags[axis] = np.concatenate([p[axis].top_tags for p in parts])
+        top_confidence[axis] = np.concatenate([p[axis].top_confidence for p in parts])
+        every &= auto
+    columns["status"] = np.where(every, "auto", "review")
+    return SuggestedFile(pd.DataFrame(columns), top_tags, top_confidence)
