@@ -538,7 +538,7 @@ def review(
         return
     if not _interactive():
         raise UsageError(
-            "review is a full-screen app and needs a terminal (stdout is redirected); "
+            "review is a full-screen app and needs a terminal (stdin or stdout is redirected); "
             "use --apply or --stats for output to a file or a pipe"
         )
     suggest, version = _review_suggester(model, loaded)
