@@ -580,3 +580,25 @@ def test_cli_suggest_with_a_missing_model_is_one_clear_error(tmp_path, taxonomy_
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ") and str(tmp_path / "nowhere") in result.stderr
     assert len(result.stderr.splitlines()) == 1 and not out.exists()
+
+
+def test_review_digest_escapes_cells_like_every_other_table(tmp_path, taxonomy):
+    from classifier.output import markdown_table
+
+    text = HEADER + '1,,u1,ann,"<b>hi</b> | [x](y)\n*new line*",web; api\n'
+    review = (markdown_export(tmp_path, taxonomy, text) / "_needs-review.md").read_text()
+    expected = markdown_table(
+        ("row", "id", "reason", "team", "topic", "text"),
+        [
+            (
+                1,
+                "1",
+                "2 team tags (web, api); no topic tag",
+                "web; api",
+                "",
+                "<b>hi</b> | [x](y)\n*new line*",
+            )
+        ],
+    )
+    assert review.endswith(expected)
+    assert "<b>" not in review
