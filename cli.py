@@ -570,9 +570,12 @@ def _run_review(data, db, suggest, version, agent, only) -> None:
         session = ReviewSession(
             data, store, suggest, agent=agent, model_version=version, only=only.value
         )
-        ReviewApp(session).run()
+        session.current  # noqa: B018  (the first batch of suggestions: fail before the screen)
+        failed = ReviewApp(session).run()
         _, total, decided = session.progress
     err.print(f"{decided} of {total} messages decided; decisions in {db}", highlight=False)
+    if failed is not None:
+        raise failed
 
 
 def _print_review_stats(stats, format) -> None:

@@ -344,6 +344,29 @@ def test_the_screen_says_when_everything_is_decided(corpus, store):
     drive(session, script)
 
 
+def test_a_model_failing_mid_review_ends_it_with_the_error_and_keeps_decisions(corpus, store):
+    fake = FakeSuggester(corpus.taxonomy)
+
+    def flaky(texts):
+        if fake.calls:
+            raise ModelError("the model broke")
+        return fake(texts)
+
+    session = session_of(corpus, store, suggest=flaky, batch_size=1)
+    ended = {}
+
+    async def script(app, pilot):
+        await pilot.press("enter")
+        await pilot.pause()
+        ended["running"] = app.is_running
+        ended["value"] = app.return_value
+
+    drive(session, script)
+    assert ended["running"] is False
+    assert str(ended["value"]) == "the model broke"
+    assert set(standing(store)) == {("1", "team"), ("1", "topic")}
+
+
 # --- killed mid-way -----------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from classifier.errors import FeedtagError
 from classifier.review.session import CannotDecide, Item, ReviewSession, Suggestion, alternatives
 from classifier.taxonomy import Taxonomy, fold
 
@@ -150,7 +151,7 @@ class ReviewScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.refresh_view()
+        self._do(lambda: None)
 
     def notice(self, text: str) -> None:
         self.query_one("#notice", Static).update(Content(text))
@@ -226,13 +227,16 @@ class ReviewScreen(Screen[None]):
             return tag
 
     def _do(self, step) -> None:
+        """Run one session step and redraw; a step that cannot apply says why on the screen."""
         try:
-            step()
-        except CannotDecide as reason:
-            self.notice(str(reason))
-        else:
-            self.notice("")
-        self.refresh_view()
+            try:
+                step()
+                self.notice("")
+            except CannotDecide as reason:
+                self.notice(str(reason))
+            self.refresh_view()
+        except FeedtagError as error:  # e.g. the model fails on the next batch: leave cleanly
+            self.app.exit(error)
 
     def action_accept(self) -> None:
         self._do(self.session.accept)
@@ -253,23 +257,31 @@ class ReviewScreen(Screen[None]):
         self.app.push_screen(HelpScreen())
 
     def action_pick(self, key: str) -> None:
-        item = self.session.current
-        if item is None:
-            self.notice("every message in this review is decided")
-            return
         axis = self.keys[key]
-        suggestion = item.suggestions.get(axis)
-        picker = PickerScreen(self.session.corpus.taxonomy, axis, suggestion and suggestion.tag)
 
         def chosen(tag: str | None) -> None:
             if tag is not None:
                 self._do(lambda: self.session.choose(axis, tag))
 
-        self.app.push_screen(picker, chosen)
+        def open_picker() -> None:
+            item = self.session.current
+            if item is None:
+                raise CannotDecide("every message in this review is decided")
+            suggestion = item.suggestions.get(axis)
+            taxonomy = self.session.corpus.taxonomy
+            self.app.push_screen(
+                PickerScreen(taxonomy, axis, suggestion and suggestion.tag), chosen
+            )
+
+        self._do(open_picker)
 
 
-class ReviewApp(App[None]):
-    """``feedtag review``: the session's screen; quitting loses nothing (all is stored)."""
+class ReviewApp(App[FeedtagError | None]):
+    """``feedtag review``: the session's screen; quitting loses nothing (all is stored).
+
+    ``run()`` returns the ``FeedtagError`` that ended the review early, if one did, for the
+    caller to report.
+    """
 
     TITLE = "feedtag review"
 
