@@ -25,7 +25,7 @@ from classifier.export import (
     select,
     write_export,
 )
-from classifier.output import FORMULA_STARTS, neutralise_formula
+from classifier.output import neutralise_formula
 from cli import app
 
 runner = CliRunner()
@@ -131,7 +131,7 @@ def test_dates_are_inclusive_and_undated_messages_are_left_out(tmp_path, taxonom
     assert later.rows["row"].tolist() == [1, 2, 3, 4]
 
 
-def test_parse_date_reads_zones_and_day_ends(taxonomy):
+def test_parse_date_reads_zones_and_day_ends():
     assert str(parse_date("2024-05-01", "--until", end=True)) == "2024-05-02 00:00:00+00:00"
     assert str(parse_date("2024-05-01T12:00+02:00", "--since")) == "2024-05-01 10:00:00+00:00"
 
@@ -272,7 +272,7 @@ def test_a_tag_without_messages_still_gets_its_file(tmp_path, taxonomy):
     assert read_csv(tmp_path / "out" / "api.csv") == []
 
 
-@pytest.mark.parametrize("start", FORMULA_STARTS)
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
 def test_hostile_cells_are_neutralised_in_every_column(tmp_path, taxonomy, start):
     hostile = f"{start}cmd|' /C calc'!A0"
     frame = {
