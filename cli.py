@@ -378,13 +378,13 @@ def export(
 
     Example: feedtag export examples/helpdesk-export.csv --by team --out feedback/
     """
-    from click.core import ParameterSource
-
     from classifier.errors import UsageError
     from classifier.export import DEFAULT_MIN_CONFIDENCE, check_out_dir, export_corpus, select
     from classifier.taxonomy import load_taxonomy
 
-    explicit_model = ctx.get_parameter_source("model") is ParameterSource.COMMANDLINE
+    # Compared by name: typer may vendor its own click, so the enum class can differ.
+    source = ctx.get_parameter_source("model")
+    explicit_model = getattr(source, "name", None) == "COMMANDLINE"
     if not suggest and (min_confidence is not None or explicit_model):
         raise UsageError("--model and --min-confidence only apply with --suggest")
     loaded = load_taxonomy(taxonomy)

@@ -12,7 +12,6 @@ import re
 import string
 import sys
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path

@@ -484,6 +484,10 @@ def test_cli_refuses_a_non_empty_directory_without_force(tmp_path, taxonomy_file
             ["--min-confidence", "0.5"],
             "error: --model and --min-confidence only apply with --suggest\n",
         ),
+        (
+            ["--model", "models/x"],
+            "error: --model and --min-confidence only apply with --suggest\n",
+        ),
     ],
 )
 def test_cli_usage_errors_exit_2_with_one_line(tmp_path, taxonomy_file, extra, stderr):
