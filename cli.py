@@ -271,8 +271,8 @@ def _print_audit(report, limit: int) -> None:
         Panel.fit(
             f"[bold]{summary.messages}[/bold] messages, "
             f"[bold]{summary.complete_share:.1%}[/bold] complete (one tag on every axis)\n"
-            f"[red]{severity['error']} errors[/red], [yellow]{severity['warning']} warnings[/yellow], "
-            f"{severity['info']} info",
+            f"[red]{severity['error']} errors[/red], "
+            f"[yellow]{severity['warning']} warnings[/yellow], {severity['info']} info",
             title=f"audit of {summary.source}",
         )
     )

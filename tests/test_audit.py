@@ -215,5 +215,5 @@ def test_fixed_corpus_never_has_fixable_findings(tmp_path_factory, taxonomy, cel
     found = set(run_audit(fixed).findings["check"])
     assert not found & {"alias-tag", "deprecated-tag", "repeated-tag"}
     for axis in taxonomy.axes:
-        before = corpus.axis_tags(axis).map(lambda ts: {taxonomy.successor(axis, t) for t in ts})
-        assert fixed.axis_tags(axis).map(set).tolist() == before.tolist()
+        before = [{taxonomy.successor(axis, t) for t in ts} for ts in corpus.axis_tags(axis)]
+        assert fixed.axis_tags(axis).map(set).tolist() == before
