@@ -37,7 +37,7 @@ TaxonomyOption = Annotated[
     typer.Option(
         "--taxonomy",
         envvar="FEEDTAG_TAXONOMY",
-        help="Taxonomy YAML file [default: the shipped taxonomy].",
+        help="Taxonomy YAML file (default: the shipped taxonomy).",
         show_default=False,
     ),
 ]
@@ -135,7 +135,7 @@ def main(
 @handles_errors
 def taxonomy_check(
     file: Annotated[
-        Path | None, typer.Argument(help="Taxonomy file [default: --taxonomy, or shipped].")
+        Path | None, typer.Argument(help="Taxonomy file (default: --taxonomy, or shipped).")
     ] = None,
     taxonomy: TaxonomyOption = None,
 ) -> None:
@@ -161,7 +161,7 @@ def taxonomy_check(
 @handles_errors
 def taxonomy_show(
     file: Annotated[
-        Path | None, typer.Argument(help="Taxonomy file [default: --taxonomy, or shipped].")
+        Path | None, typer.Argument(help="Taxonomy file (default: --taxonomy, or shipped).")
     ] = None,
     format: Annotated[ShowFormat, typer.Option("--format", "-f")] = ShowFormat.table,
     taxonomy: TaxonomyOption = None,
@@ -214,7 +214,7 @@ def audit(
         typer.Option("--fix", help="Write a corrected copy (aliases, retired and repeated tags)."),
     ] = None,
     checks: Annotated[
-        str | None, typer.Option("--checks", help="Comma-separated checks to run [default: all].")
+        str | None, typer.Option("--checks", help="Comma-separated checks to run (default: all).")
     ] = None,
     limit: Annotated[
         int, typer.Option("--limit", min=1, help="Findings shown per check in table/markdown.")
@@ -468,11 +468,11 @@ def review(
         ),
     ] = ReviewOnly.incomplete,
     agent: Annotated[
-        str | None, typer.Option("--agent", help="Who decides [default: $USER].")
+        str | None, typer.Option("--agent", help="Who decides (default: $USER).")
     ] = None,
     db: Annotated[
         Path | None,
-        typer.Option("--db", help="Decisions file [default: CORPUS.decisions.sqlite beside it]."),
+        typer.Option("--db", help="Decisions file (default: CORPUS.decisions.sqlite beside it)."),
     ] = None,
     apply: Annotated[
         bool, typer.Option("--apply", help="Write the corpus with decisions applied to --out.")
@@ -619,7 +619,7 @@ ModelOption = Annotated[
     typer.Option(
         "--model",
         envvar="FEEDTAG_MODEL",
-        help="Model directory [default: the shipped model].",
+        help="Model directory (default: the shipped model).",
         show_default=False,
     ),
 ]
