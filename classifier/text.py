@@ -5,9 +5,14 @@ spelling says nothing about the tag but multiplies the vocabulary. Masking folds
 one placeholder token. Which steps earn their place is measured in ``bench/bench_classifier.py``
 (``--ablation``) and written down in BENCHMARKS.md.
 
-The spaCy tokenizer (a blank English pipeline: rules only, no model download) is offered as an
-alternative word tokenizer; the regular expression of scikit-learn is the default because the
-benchmark shows no accuracy gain from spaCy for a measurable cost in speed.
+The masks make no measurable difference on Banking77 or HWU64 (few URLs, e-mails or numbers
+there), but they keep customers' e-mail addresses, links and order numbers out of the model's
+vocabulary, which is saved in ``model.joblib``: kept for that reason.
+
+The spaCy tokenizer (a blank English pipeline: rules only, no model download) is the word
+tokenizer: it splits contractions and keeps one-letter words, worth 0.1-0.2 points of
+cross-validated accuracy over scikit-learn's regular expression for a few microseconds a
+message.
 """
 
 from __future__ import annotations
