@@ -678,6 +678,12 @@ def train(
         ),
     ] = 0.9,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the folds and the models.")] = 0,
+    decisions: Annotated[
+        Path | None,
+        typer.Option(
+            "--decisions", help="Review decisions (SQLite) whose tags override the corpus's."
+        ),
+    ] = None,
     id_column: IdColumn = None,
     text_column: TextColumn = None,
     tags_column: TagsColumn = None,
@@ -699,7 +705,13 @@ def train(
     bar, tick = _progress(f"training on {len(data)} messages")
     with bar:
         result = train_corpus(
-            data, out_dir, folds=folds, target_precision=target_precision, seed=seed, progress=tick
+            data,
+            out_dir,
+            folds=folds,
+            target_precision=target_precision,
+            seed=seed,
+            progress=tick,
+            decisions=decisions,
         )
     table = Table(
         title=f"cross-validated report ({folds} folds), target precision {target_precision}"

@@ -33,20 +33,31 @@ class TrainResult:
         return self.model.cv_report_
 
 
-def corpus_labels(corpus: Corpus) -> tuple[list[str], pd.DataFrame, dict[str, dict[str, int]]]:
+def corpus_labels(
+    corpus: Corpus, decisions: str | Path | None = None
+) -> tuple[list[str], pd.DataFrame, dict[str, dict[str, int]]]:
     """Texts, one tag id (or ``None``) per axis and message, and per axis the rows left out.
 
     Left out of an axis: ``missing`` (no tag on it), ``multiple`` (several), ``empty_text``.
+    With ``decisions`` (a review decisions file), an agent's accepted or chosen tag replaces
+    or adds the label of that message and axis.
     """
     import pandas as pd
 
     taxonomy = corpus.taxonomy
+    if decisions is None:
+        given = {axis: corpus.labels(axis) for axis in taxonomy.axes}
+    else:
+        from classifier.decisions import decision_labels
+
+        given = decision_labels(decisions, corpus)
     texts = corpus.messages["text"].fillna("").astype(str).tolist()
     blank = pd.Series(texts).str.strip().eq("").to_numpy()
     columns, left_out = {}, {}
     for axis in taxonomy.axes:
-        labels = corpus.labels(axis).to_numpy(dtype=object)
-        counts = corpus.tag_counts(axis)
+        labels = given[axis].to_numpy(dtype=object)
+        counts = corpus.tag_counts(axis).copy()
+        counts[pd.notna(labels)] = 1  # a decision settles a missing or multiple tag
         # A label is a tag id string; anything else (None, NaN) means not exactly one tag.
         known = [
             t if isinstance(t, str) and not b else None for t, b in zip(labels, blank, strict=True)
@@ -81,6 +92,7 @@ def train_model(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     n_jobs: int | None = -1,
+    decisions: str | Path | None = None,
     **params: Any,
 ) -> tuple[TagClassifier, list[str], pd.DataFrame, dict[str, dict[str, int]]]:
     """Fit a :class:`TagClassifier` on a corpus; returns it with texts, labels and left-out counts.
@@ -94,7 +106,7 @@ def train_model(
     from classifier.model import TagClassifier
     from classifier.store import never_suggest
 
-    texts, labels, left_out = corpus_labels(corpus)
+    texts, labels, left_out = corpus_labels(corpus, decisions)
     for axis in labels.columns:
         if labels[axis].notna().sum() == 0:
             raise CorpusError(
@@ -121,6 +133,7 @@ def train(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     n_jobs: int | None = -1,
+    decisions: str | Path | None = None,
     **params: Any,
 ) -> TrainResult:
     """Train on a tagged corpus and write the model directory ``out``.
@@ -136,6 +149,7 @@ def train(
         seed=seed,
         progress=progress,
         n_jobs=n_jobs,
+        decisions=decisions,
         **params,
     )
     training = {
@@ -143,6 +157,7 @@ def train(
         "rows": len(texts),
         "data_sha256": data_sha256(texts, labels),
         "left_out": left_out,
+        "decisions": Path(decisions).name if decisions is not None else None,
     }
     meta = save_model(model, out, corpus.taxonomy, training=training)
     return TrainResult(model, Path(out), meta, left_out)

@@ -335,3 +335,18 @@ def test_cli_usage_errors_exit_2(tmp_path, taxonomy_file, extra, message):
     assert result.exit_code == 2
     assert message in result.stderr
     assert not default_db_path(path).exists()
+
+
+def test_training_labels_take_review_decisions(tmp_path, taxonomy):
+    from classifier.training import corpus_labels
+
+    path = write(tmp_path)
+    db = tmp_path / "d.sqlite"
+    record(db, [override("3", "topic", "pricing", "bug"), accept("2", "team", "legacy")])
+    corpus = load_corpus(path, taxonomy)
+    _, before, _ = corpus_labels(corpus)
+    _, after, left_out = corpus_labels(corpus, decisions=db)
+    assert before["topic"].tolist()[2] != "bug"
+    assert after["topic"].tolist()[2] == "bug"
+    assert after["team"].tolist()[1] == "web"  # the retired tag, trained as its successor
+    assert left_out["topic"]["missing"] <= corpus_labels(corpus)[2]["topic"]["missing"]
