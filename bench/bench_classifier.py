@@ -174,7 +174,7 @@ def fewshot(**params) -> None:
     scores = []
     for seed in (0, 1, 2):
         sample = train.groupby("label", group_keys=False).sample(n=10, random_state=seed)
-        model, _ = fit(sample.text, {"intent": sample.label}, random_state=seed, **params)
+        model, _ = fit(sample.text, {"intent": sample.label}, **{"random_state": seed, **params})
         scores.append(model.score(list(test.text), {"intent": test.label}))
     mean = statistics.mean(scores)
     print("\n## Banking77 10-shot (10 examples per intent, 770 messages), seeds 0, 1, 2")
@@ -184,13 +184,10 @@ def fewshot(**params) -> None:
     )
 
 
+BASELINE = {"tokenizer": "regex", "char_ngrams": (2, 5), "C": 0.5}
 ABLATIONS = {
     "default (spaCy words 1-2, char_wb 1-5, LinearSVC C=1, masks on)": {},
-    "issue baseline (regex words 1-2, char_wb 2-5, C=0.5)": {
-        "tokenizer": "regex",
-        "char_ngrams": (2, 5),
-        "C": 0.5,
-    },
+    "issue baseline (regex words 1-2, char_wb 2-5, C=0.5)": BASELINE,
     "regex word tokenizer": {"tokenizer": "regex"},
     "char_wb 2-5": {"char_ngrams": (2, 5)},
     "char_wb 2-6": {"char_ngrams": (2, 6)},
@@ -238,13 +235,19 @@ SECTIONS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(SECTIONS), action="append")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="Use the issue's baseline features (regex words 1-2, char_wb 2-5, C=0.5).",
+    )
     args = parser.parse_args()
+    params = BASELINE if args.baseline else {}
     print(f"# feedtag classifier benchmark\n\nmachine: {machine()}")
     print(
         f"python {platform.python_version()}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}"
     )
     for name in args.only or [s for s in SECTIONS if s != "ablation"]:
-        SECTIONS[name]()
+        SECTIONS[name](**({} if name == "ablation" else params))
         sys.stdout.flush()
 
 
