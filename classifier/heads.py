@@ -141,18 +141,18 @@ def fit_axis_heads(
         if final:
             jobs += [(axis, None, kind, rows, codes, None) for kind in kinds]
 
-    def run(job: tuple) -> tuple:
-        axis, fold, kind, train_rows, train_codes, test = job
-        k = plans[axis][1].size
-        member = fit_member(kind, matrix[train_rows], train_codes, k, options)
-        if fold is None:
-            return job, member, None
-        test_rows = plans[axis][0][test]
-        return job, member, matrix[test_rows] @ member.weights + member.bias
+    def tasks():
+        for job in jobs:
+            axis, fold, kind, train_rows, train_codes, test = job
+            test_matrix = None if fold is None else matrix[plans[axis][0][test]]
+            k = plans[axis][1].size
+            yield delayed(_fit_job)(job, matrix[train_rows], train_codes, k, options, test_matrix)
 
+    # Processes, not threads: liblinear draws from one process-wide C rand(), so concurrent
+    # fits in threads interleave their draws and the same seed gives slightly different models.
     results = []
-    parallel = Parallel(n_jobs=options.get("n_jobs"), prefer="threads", return_as="generator")
-    for done, result in enumerate(parallel(delayed(run)(job) for job in jobs), start=1):
+    parallel = Parallel(n_jobs=options.get("n_jobs"), return_as="generator")
+    for done, result in enumerate(parallel(tasks()), start=1):
         results.append(result)
         if progress is not None:
             progress(done, len(jobs))
@@ -183,6 +183,11 @@ def fit_axis_heads(
         head = Head(classes.astype(object), members) if final else None
         fitted[axis] = AxisFit(head, classes.astype(object), rows, codes, proba)
     return fitted
+
+
+def _fit_job(job: tuple, train: Any, codes: Any, k: int, options: dict, test: Any) -> tuple:
+    member = fit_member(job[2], train, codes, k, options)
+    return job, member, None if test is None else test @ member.weights + member.bias
 
 
 def _splits(codes: np.ndarray, options: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
