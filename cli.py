@@ -296,15 +296,10 @@ def _print_audit(report, limit: int) -> None:
                 str(agent.warnings),
             )
         out.print(agents)
-    tags = Table(title="tags per axis (messages with exactly one)")
-    tags.add_column("axis")
-    tags.add_column("tag")
-    tags.add_column("messages", justify="right")
+    out.print("[bold]messages per tag[/bold] (exactly one tag on the axis)")
     for axis, counts in summary.tags.items():
-        for tag, count in counts.items():
-            tags.add_row(axis, tag, str(count))
-        tags.add_section()
-    out.print(tags)
+        spread = " · ".join(f"{tag} {count}" for tag, count in counts.items())
+        out.print(f"  {axis}: {spread}", highlight=False, soft_wrap=True)
     for check, group in report.by_check():
         table = Table(title=f"{check} ({len(group)})", title_justify="left")
         for column in ("row", "id", "axis", "tags", "message", "fix"):
