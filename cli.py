@@ -43,6 +43,9 @@ TaxonomyOption = Annotated[
 ]
 
 
+CorpusArgument = Annotated[
+    Path, typer.Argument(help="Corpus file (csv, tsv, jsonl, json, parquet, - for stdin).")
+]
 IdColumn = Annotated[str | None, typer.Option("--id-column", help="Column with message ids.")]
 TextColumn = Annotated[
     str | None, typer.Option("--text-column", help="Column with the message text.")
@@ -198,9 +201,7 @@ class FailOn(StrEnum):
 @app.command()
 @handles_errors
 def audit(
-    corpus: Annotated[
-        Path, typer.Argument(help="Corpus file (csv, tsv, jsonl, json, parquet, - for stdin).")
-    ],
+    corpus: CorpusArgument,
     taxonomy: TaxonomyOption = None,
     format: Annotated[DataFormat, typer.Option("--format", "-f")] = DataFormat.table,
     output: Annotated[
@@ -329,9 +330,7 @@ class ExportFormat(StrEnum):
 @handles_errors
 def export(
     ctx: typer.Context,
-    corpus: Annotated[
-        Path, typer.Argument(help="Corpus file (csv, tsv, jsonl, json, parquet, - for stdin).")
-    ],
+    corpus: CorpusArgument,
     by: Annotated[str, typer.Option("--by", help="Axis to split by: one file per tag.")],
     out: Annotated[Path, typer.Option("--out", help="Directory to write (created if missing).")],
     format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.csv,
@@ -655,9 +654,7 @@ def _pct(value) -> str:
 @app.command()
 @handles_errors
 def train(
-    corpus: Annotated[
-        Path, typer.Argument(help="Tagged corpus (csv, tsv, jsonl, json, parquet, - for stdin).")
-    ],
+    corpus: CorpusArgument,
     out_dir: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
     taxonomy: TaxonomyOption = None,
     folds: Annotated[
@@ -744,9 +741,7 @@ class EvaluateFormat(StrEnum):
 @app.command()
 @handles_errors
 def evaluate(
-    corpus: Annotated[
-        Path, typer.Argument(help="Tagged corpus (csv, tsv, jsonl, json, parquet, - for stdin).")
-    ],
+    corpus: CorpusArgument,
     model: ModelOption = None,
     taxonomy: TaxonomyOption = None,
     format: Annotated[EvaluateFormat, typer.Option("--format", "-f")] = EvaluateFormat.table,

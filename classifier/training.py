@@ -124,34 +124,16 @@ def train_model(
     return model, texts, labels, left_out
 
 
-def train(
-    corpus: Corpus,
-    out: str | Path,
-    *,
-    folds: int = 5,
-    target_precision: float = 0.9,
-    seed: int = 0,
-    progress: Callable[[int, int], None] | None = None,
-    n_jobs: int | None = -1,
-    decisions: str | Path | None = None,
-    **params: Any,
-) -> TrainResult:
+def train(corpus: Corpus, out: str | Path, **options: Any) -> TrainResult:
     """Train on a tagged corpus and write the model directory ``out``.
 
-    See :func:`train_model`; the directory holds ``model.joblib``, ``meta.json``, ``card.md``.
+    ``options`` are those of :func:`train_model`; the directory holds ``model.joblib``,
+    ``meta.json`` and ``card.md``.
     """
     from classifier.store import save_model
 
-    model, texts, labels, left_out = train_model(
-        corpus,
-        folds=folds,
-        target_precision=target_precision,
-        seed=seed,
-        progress=progress,
-        n_jobs=n_jobs,
-        decisions=decisions,
-        **params,
-    )
+    model, texts, labels, left_out = train_model(corpus, **options)
+    decisions = options.get("decisions")
     training = {
         "source": Path(corpus.path).name if corpus.path != "-" else "stdin",
         "rows": len(texts),
