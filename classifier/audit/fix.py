@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from classifier.corpus import FORMATS, SEPARATORS, repeats
+from classifier.corpus import SEPARATORS, repeats
 from classifier.errors import UsageError
 from classifier.output import write_atomic
+from classifier.readers import FORMATS
 
 if TYPE_CHECKING:
     from classifier.corpus import Corpus
