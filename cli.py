@@ -220,6 +220,24 @@ def audit(
     limit: Annotated[
         int, typer.Option("--limit", min=1, help="Findings shown per check in table/markdown.")
     ] = 10,
+    cross_validate: Annotated[
+        bool,
+        typer.Option(
+            "--cross-validate",
+            help="Fit the classifier on the corpus itself, fold by fold, to find suspect tags "
+            "and confusable tags.",
+        ),
+    ] = False,
+    folds: Annotated[int, typer.Option("--folds", min=2, help="Folds for --cross-validate.")] = 5,
+    model: Annotated[
+        Path | None,
+        typer.Option(
+            "--model", help="Judge the tags with this model directory instead of --cross-validate."
+        ),
+    ] = None,
+    rare_below: Annotated[
+        int, typer.Option("--rare-below", min=1, help="A tag on fewer messages is rare.")
+    ] = 20,
     id_column: IdColumn = None,
     text_column: TextColumn = None,
     tags_column: TagsColumn = None,
@@ -227,21 +245,29 @@ def audit(
 ) -> None:
     """Audit a tagged corpus: every message exactly one tag per axis, recorded once.
 
-    Exit 0 when clean, 1 when a finding is at or above --fail-on, 2 on bad input.
+    With --cross-validate (or --model DIR) the classifier also judges every tag: suspect-tag
+    findings name the tag it prefers, worst first, and taxonomy health reports rare, unused,
+    confusable and catch-all tags. Exit 0 when clean, 1 when a finding is at or above
+    --fail-on, 2 on bad input.
 
-    Example: feedtag audit examples/helpdesk-export.csv --fail-on warning
+    Example: feedtag audit examples/helpdesk-export.csv --cross-validate --fail-on warning
     """
     from classifier.audit import run_audit
     from classifier.audit.fix import write_fixed
+    from classifier.audit.health import HealthSettings
     from classifier.errors import UsageError
     from classifier.taxonomy import load_taxonomy
 
     if output is not None and format is DataFormat.table:
         raise UsageError("--output needs --format json, csv or markdown")
+    if cross_validate and model is not None:
+        raise UsageError("use --cross-validate or --model, not both")
     loaded = load_taxonomy(taxonomy)
     columns = _columns(id_column, text_column, tags_column, axis_column)
     data = _load(corpus, loaded, columns, require_tags=True)
-    report = run_audit(data, checks.split(",") if checks else None)
+    predictions = _audit_predictions(data, cross_validate, folds, model)
+    settings = HealthSettings(rare_below=rare_below)
+    report = run_audit(data, checks.split(",") if checks else None, predictions, settings)
     if format is DataFormat.json:
         _emit(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", output)
     elif format is DataFormat.csv:
@@ -261,6 +287,31 @@ def audit(
         )
     if report.fails(fail_on.value):
         raise typer.Exit(1)
+
+
+def _audit_predictions(data, cross_validate: bool, folds: int, model: Path | None):
+    """The model's view of every tag for the audit: out of fold, or an existing model's."""
+    from classifier.audit import suspects
+
+    if model is not None:
+        with err.status("loading the model", spinner="dots"):
+            predictions = suspects.model_predictions(data, model)
+        if predictions.trained_on_this_corpus:
+            err.print(
+                f"[yellow]warning:[/yellow] {model} was trained on this very corpus (same data "
+                "sha256): its opinions on its own training rows are not evidence; "
+                "use --cross-validate",
+                highlight=False,
+            )
+    elif cross_validate:
+        bar, tick = _progress(f"cross-validating {len(data)} messages, {folds} folds")
+        with bar:
+            predictions = suspects.cross_validate(data, folds=folds, progress=tick)
+    else:
+        return None
+    for axis, why in predictions.skipped.items():
+        err.print(f"[yellow]note:[/yellow] axis '{axis}' not judged: {why}", highlight=False)
+    return predictions
 
 
 def _print_audit(report, limit: int) -> None:
@@ -301,18 +352,30 @@ def _print_audit(report, limit: int) -> None:
     for axis, counts in summary.tags.items():
         spread = " · ".join(f"{tag} {count}" for tag, count in counts.items())
         out.print(f"  {axis}: {spread}", highlight=False, soft_wrap=True)
+    if summary.model:
+        out.print(f"[bold]tags judged by[/bold] {summary.model}", highlight=False)
+    if summary.health:
+        from classifier.audit.report import health_line
+
+        out.print("[bold]taxonomy health[/bold]")
+        for axis, figures in summary.health.items():
+            out.print(f"  {axis}: {health_line(figures)}", highlight=False, soft_wrap=True)
+    import pandas as pd
+
     for check, group in report.by_check():
         table = Table(title=f"{check} ({len(group)})", title_justify="left")
-        for column in ("row", "id", "axis", "tags", "message", "fix"):
+        scored = int(group["score"].notna().any())
+        for column in ("row", "id", "axis", "tags", "message", "fix", *(("score",) * scored)):
             table.add_column(column, overflow="fold")
         for finding in group.head(limit).itertuples(index=False):
             table.add_row(
-                str(finding.row),
+                "" if pd.isna(finding.row) else str(finding.row),
                 finding.id,
                 finding.axis,
                 finding.tags,
                 finding.message,
                 finding.fix,
+                *((f"{finding.score:.3f}",) * scored),
                 style="red" if finding.severity == "error" else None,
             )
         out.print(table, markup=False)

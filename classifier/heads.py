@@ -117,10 +117,14 @@ def fit_axis_heads(
     *,
     final: bool = True,
     progress: Callable[[int, int], None] | None = None,
+    exclude: dict[str, np.ndarray] | None = None,
 ) -> dict[str, AxisFit]:
     """Cross-validate and (with ``final``) fit every axis's head on its labelled rows.
 
     ``options``: ``head``, ``C``, ``lr_C``, ``folds``, ``random_state``, ``n_jobs``.
+    ``exclude``: per axis, a boolean mask over that axis's labelled rows (in ``AxisFit.rows``
+    order) of rows to keep out of every fit and of the temperature, yet still score out of
+    fold: the second pass of the model-assisted audit leaves its surest label issues out.
     """
     import numpy as np
     from joblib import Parallel, delayed
@@ -136,10 +140,12 @@ def fit_axis_heads(
         plans[axis] = (rows, classes, codes)
         if classes.size < 2:
             continue
+        kept = _kept(exclude, axis, rows.size)
         for fold, (train, test) in enumerate(_splits(codes, options)):
+            train = train[kept[train]]
             jobs += [(axis, fold, kind, rows[train], codes[train], test) for kind in kinds]
         if final:
-            jobs += [(axis, None, kind, rows, codes, None) for kind in kinds]
+            jobs += [(axis, None, kind, rows[kept], codes[kept], None) for kind in kinds]
 
     def tasks():
         for job in jobs:
@@ -171,7 +177,8 @@ def fit_axis_heads(
             for (a, fold, kd, _, _, test), _member, s in results:
                 if a == axis and kd == kind and fold is not None:
                     scores[test] = s
-            temperature = fit_temperature(scores, codes)
+            kept = _kept(exclude, axis, rows.size)
+            temperature = fit_temperature(scores[kept], codes[kept])
             oof[kind] = softmax(temperature * scores)
             if final:
                 (member,) = [
@@ -188,6 +195,14 @@ def fit_axis_heads(
 def _fit_job(job: tuple, train: Any, codes: Any, k: int, options: dict, test: Any) -> tuple:
     member = fit_member(job[2], train, codes, k, options)
     return job, member, None if test is None else test @ member.weights + member.bias
+
+
+def _kept(exclude: dict[str, np.ndarray] | None, axis: str, n: int) -> np.ndarray:
+    import numpy as np
+
+    if exclude is None or axis not in exclude:
+        return np.ones(n, dtype=bool)
+    return ~np.asarray(exclude[axis], dtype=bool)
 
 
 def _splits(codes: np.ndarray, options: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from classifier.corpus import Corpus
 
-COLUMNS = ["row", "id", "check", "severity", "axis", "tags", "message", "fix"]
+COLUMNS = ["row", "id", "check", "severity", "axis", "tags", "message", "fix", "score"]
 
 
 def findings(
@@ -28,8 +28,12 @@ def findings(
     tags: Any = "",
     message: Any = "",
     fix: Any = "",
+    score: Any = float("nan"),
 ) -> pd.DataFrame:
-    """Findings for the messages at ``positions``; other arguments are scalars or aligned arrays."""
+    """Findings for the messages at ``positions``; other arguments are scalars or aligned arrays.
+
+    ``score`` is the label quality of model-assisted findings (0 = surely wrong), NaN elsewhere.
+    """
     import numpy as np
     import pandas as pd
 
@@ -45,6 +49,7 @@ def findings(
             "tags": _values(tags),
             "message": _values(message),
             "fix": _values(fix),
+            "score": score,
         }
     )
     return frame[COLUMNS]
@@ -54,7 +59,7 @@ def none() -> pd.DataFrame:
     """No findings, with the columns every check returns."""
     import pandas as pd
 
-    return pd.DataFrame(columns=COLUMNS)
+    return pd.DataFrame(columns=COLUMNS).astype({"score": "float64"})
 
 
 def _values(value: Any) -> Any:

@@ -10,11 +10,13 @@ from pydantic import BaseModel
 
 from classifier.audit.checks import COLUMNS, ROW_CHECKS
 from classifier.audit.duplicates import conflicting_duplicates, duplicate_message
+from classifier.audit.health import AxisHealth, HealthSettings
 from classifier.errors import UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from classifier.audit.suspects import Predictions
     from classifier.corpus import Corpus
 
 Check = Callable[["Corpus"], "pd.DataFrame"]
@@ -23,6 +25,11 @@ CHECKS: dict[str, Check] = {
     "duplicate-message": duplicate_message,
     "conflicting-duplicates": conflicting_duplicates,
 }
+# Model-assisted checks: functions of (corpus, predictions), run when predictions exist.
+MODEL_CHECKS = ("suspect-tag", "confusable-tags")
+# Taxonomy health: findings without a row; run with predictions, or when named.
+HEALTH_CHECKS = ("rare-tag", "unused-tag", "catch-all")
+ORDER = (*CHECKS, "suspect-tag", "rare-tag", "unused-tag", "confusable-tags", "catch-all")
 SEVERITIES = ("error", "warning", "info")
 
 
@@ -45,6 +52,8 @@ class Summary(BaseModel):
     by_check: dict[str, int]
     tags: dict[str, dict[str, int]]
     agents: list[AgentSummary] | None = None
+    model: str | None = None  # what judged the tags: "cross-validation (5 folds)", "model DIR"
+    health: dict[str, AxisHealth] | None = None
 
 
 @dataclass(frozen=True)
@@ -62,9 +71,9 @@ class AuditReport:
         return bool(self.findings["severity"].isin(levels).any())
 
     def by_check(self) -> list[tuple[str, pd.DataFrame]]:
-        """Findings grouped by check, in the order of ``CHECKS`` (errors first)."""
+        """Findings grouped by check, in the order of ``ORDER`` (errors first)."""
         groups = dict(tuple(self.findings.groupby("check", sort=False)))
-        return [(name, groups[name]) for name in CHECKS if name in groups]
+        return [(name, groups[name]) for name in ORDER if name in groups]
 
     def to_markdown(self, limit: int | None = None) -> str:
         """A report a lead can paste into an issue: summary, then findings by check."""
@@ -77,12 +86,15 @@ class AuditReport:
             f"- complete (exactly one tag on every axis): {summary.complete} "
             f"({summary.complete_share:.1%})",
             *(f"- {severity}s: {count}" for severity, count in summary.by_severity.items()),
+            *([f"- tags judged by: {escape_markdown(summary.model)}"] if summary.model else []),
+            *_health_lines(summary.health),
             "",
         ]
         for check, group in self.by_check():
             shown = group if limit is None else group.head(limit)
             lines.append(f"\n## {check} ({len(group)})\n")
-            lines.append(markdown_table(COLUMNS, shown[COLUMNS].itertuples(index=False)))
+            cells = shown[COLUMNS].astype(object).where(shown[COLUMNS].notna(), "")
+            lines.append(markdown_table(COLUMNS, cells.itertuples(index=False)))
             if len(shown) < len(group):
                 lines.append(f"... and {len(group) - len(shown)} more\n")
         return "\n".join(lines) + "\n"
@@ -95,35 +107,110 @@ class AuditReport:
         }
 
 
-def select_checks(names: Iterable[str] | None) -> dict[str, Check]:
-    """The checks named (all of them by default), refusing names that do not exist."""
+def select_checks(
+    names: Iterable[str] | None,
+    predictions: Predictions | None = None,
+    settings: HealthSettings | None = None,
+) -> dict[str, Check]:
+    """The checks named, bound to their inputs; refuses names that do not exist.
+
+    By default: every row check, plus the model-assisted and taxonomy-health checks when
+    ``predictions`` are given. A model-assisted check named without predictions is refused.
+    """
+    from functools import partial
+
+    from classifier.audit import health
+    from classifier.audit.suspects import suspect_tag
+
+    settings = settings or HealthSettings()
+    available: dict[str, Check] = dict(CHECKS)
+    available["rare-tag"] = partial(health.rare_tag, settings=settings)
+    available["unused-tag"] = health.unused_tag
+    available["catch-all"] = partial(health.catch_all, settings=settings)
+    if predictions is not None:
+        available["suspect-tag"] = partial(suspect_tag, predictions=predictions)
+        available["confusable-tags"] = partial(
+            health.confusable_tags, predictions=predictions, settings=settings
+        )
     if names is None:
-        return dict(CHECKS)
+        default = [*CHECKS, *(() if predictions is None else (*MODEL_CHECKS, *HEALTH_CHECKS))]
+        return {name: available[name] for name in ORDER if name in default}
     chosen = [name.strip() for name in names if name.strip()]
-    unknown = [name for name in chosen if name not in CHECKS]
-    if unknown:
-        raise UsageError(f"unknown check '{unknown[0]}'; choose from: {', '.join(CHECKS)}")
-    return {name: CHECKS[name] for name in chosen}
+    for name in chosen:
+        if name in MODEL_CHECKS and predictions is None:
+            raise UsageError(f"check '{name}' needs a model: add --cross-validate or --model DIR")
+        if name not in available:
+            raise UsageError(f"unknown check '{name}'; choose from: {', '.join(ORDER)}")
+    return {name: available[name] for name in chosen}
 
 
-def run_audit(corpus: Corpus, checks: Iterable[str] | None = None) -> AuditReport:
+def run_audit(
+    corpus: Corpus,
+    checks: Iterable[str] | None = None,
+    predictions: Predictions | None = None,
+    settings: HealthSettings | None = None,
+) -> AuditReport:
     """Run the checks and return every finding with a summary.
 
-    Findings are ordered by row, then by the order of ``CHECKS``.
+    Row findings come first, ordered by row, then by the order of ``CHECKS``; then
+    ``suspect-tag`` findings, worst (lowest ``score``) first; then the taxonomy findings,
+    which have no row (``row`` is a nullable integer column).
     """
     import pandas as pd
 
-    selected = select_checks(checks)
+    settings = settings or HealthSettings()
+    selected = select_checks(checks, predictions, settings)
     parts = [check(corpus) for check in selected.values()]
-    found = pd.concat([p for p in parts if len(p)] or [pd.DataFrame(columns=COLUMNS)])
-    order = {name: i for i, name in enumerate(CHECKS)}
-    found = found.assign(_order=found["check"].map(order))
-    found = found.sort_values(["row", "_order"], kind="stable", ignore_index=True)
-    found = found.drop(columns="_order").astype({"row": "int64"})
-    return AuditReport(found, summarise(corpus, found))
+    found = pd.concat(
+        [p.astype({"row": "Int64"}) for p in parts if len(p)]
+        or [pd.DataFrame(columns=COLUMNS).astype({"row": "Int64", "score": "float64"})],
+        ignore_index=True,
+    )
+    order = {name: i for i, name in enumerate(ORDER)}
+    group = found["check"].map(lambda c: 1 if c == "suspect-tag" else 2 if c not in CHECKS else 0)
+    found = found.assign(_group=group, _order=found["check"].map(order))
+    found = found.assign(_key=found["row"].astype("float64").where(group == 0, found["score"]))
+    found = found.sort_values(["_group", "_key", "_order"], kind="stable", ignore_index=True)
+    found = found.drop(columns=["_group", "_order", "_key"])
+    found = found.astype({"row": "Int64", "score": "float64"})
+    health = None
+    if predictions is not None or any(name not in CHECKS for name in selected):
+        from classifier.audit.health import axis_health
+
+        health = axis_health(corpus, settings, predictions, found)
+    return AuditReport(found, summarise(corpus, found, predictions, health))
 
 
-def summarise(corpus: Corpus, found: pd.DataFrame) -> Summary:
+def _health_lines(health: dict[str, AxisHealth] | None) -> list[str]:
+    if not health:
+        return []
+    lines = ["", "## Taxonomy health", ""]
+    for axis, figures in health.items():
+        lines.append(f"- {axis}: {health_line(figures)}")
+    return lines
+
+
+def health_line(figures: AxisHealth) -> str:
+    """One line of an axis's health figures, for the summary of every output."""
+    parts = [f"{figures.used} of {figures.tags} tags used"]
+    if figures.largest is not None:
+        parts.append(f"largest '{figures.largest}' {figures.largest_share:.0%}")
+    parts.append(f"{len(figures.rare)} rare")
+    if figures.out_of_fold_accuracy is not None:
+        parts.append(f"model agrees with {figures.out_of_fold_accuracy:.1%} of tags")
+    if figures.suspects is not None:
+        parts.append(f"{figures.suspects} suspect")
+    if figures.confusable is not None:
+        parts.append(f"{len(figures.confusable)} confusable pairs")
+    return ", ".join(parts)
+
+
+def summarise(
+    corpus: Corpus,
+    found: pd.DataFrame,
+    predictions: Predictions | None = None,
+    health: dict[str, AxisHealth] | None = None,
+) -> Summary:
     import numpy as np
     import pandas as pd
 
@@ -145,7 +232,15 @@ def summarise(corpus: Corpus, found: pd.DataFrame) -> Summary:
         by_check={name: int(n) for name, n in found["check"].value_counts().items()},
         tags=tags,
         agents=_agents(corpus, found, complete),
+        model=None if predictions is None else _judged_by(predictions),
+        health=health,
     )
+
+
+def _judged_by(predictions: Predictions) -> str:
+    if predictions.source == "model":
+        return f"model {predictions.detail}"
+    return f"cross-validation ({predictions.detail})"
 
 
 def _agents(corpus: Corpus, found: pd.DataFrame, complete: pd.Series) -> list[AgentSummary] | None:

@@ -1,0 +1,289 @@
+"""Taxonomy health: findings about tags rather than messages, so they carry no row.
+
+``rare-tag``, ``unused-tag`` and ``catch-all`` read the tag counts; ``confusable-tags`` reads
+the out-of-fold confusions of the model-assisted audit. Counts are of messages with exactly
+one tag on the axis (as the summary's tag table); retired tags are left to ``deprecated-tag``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from classifier.audit.checks import COLUMNS, none
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from classifier.audit.suspects import Predictions
+    from classifier.corpus import Corpus
+
+
+@dataclass(frozen=True)
+class HealthSettings:
+    """When a tag counts as rare, a catch-all, or confusable with another.
+
+    rare_below : a tag on fewer messages than this (but some) is rare.
+    catch_all_share : a tag holding at least this share of an axis's messages, and at least
+        twice the share of an even split over its tags, is a catch-all.
+    confusable_share : a pair is confusable when the model puts at least this share of the
+        two tags' messages on the other tag of the pair ...
+    confusable_min : ... and at least this many.
+    """
+
+    rare_below: int = 20
+    catch_all_share: float = 0.4
+    confusable_share: float = 0.1
+    confusable_min: int = 5
+
+
+class ConfusablePair(BaseModel):
+    tags: tuple[str, str]
+    messages: int  # messages tagged with either
+    confused: int  # of them, the model put on the other tag of the pair
+    first_as_second: int
+    second_as_first: int
+
+
+class AxisHealth(BaseModel):
+    """Figures of one axis for the summary."""
+
+    tags: int  # current (not retired) tags
+    used: int
+    rare: list[str]
+    unused: list[str]
+    largest: str | None
+    largest_share: float
+    out_of_fold_accuracy: float | None = None
+    suspects: int | None = None
+    confusable: list[ConfusablePair] | None = None
+
+
+def _counts(corpus: Corpus, axis: str) -> dict[str, int]:
+    """Messages per current tag of ``axis`` (exactly one tag on the axis)."""
+    labels = corpus.labels(axis).dropna().value_counts()
+    return {
+        tag.id: int(labels.get(tag.id, 0))
+        for tag in corpus.taxonomy.axes[axis].tags
+        if not tag.deprecated
+    }
+
+
+def _taxonomy_findings(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    import pandas as pd
+
+    if not rows:
+        return none()
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "row", pd.array([None] * len(frame), dtype="Int64"))
+    frame.insert(1, "id", "")
+    frame["score"] = float("nan")
+    return frame[COLUMNS]
+
+
+def _name(corpus: Corpus, axis: str, tag: str) -> str:
+    return corpus.taxonomy.tag(axis, tag).name
+
+
+def rare_tag(corpus: Corpus, settings: HealthSettings | None = None) -> pd.DataFrame:
+    """A tag on a few messages: a model cannot learn it and agents may not know it."""
+    settings = settings or HealthSettings()
+    rows = []
+    for axis in corpus.taxonomy.axes:
+        for tag, n in _counts(corpus, axis).items():
+            if 0 < n < settings.rare_below:
+                rows.append(
+                    _row(
+                        "rare-tag",
+                        "info",
+                        axis,
+                        tag,
+                        corpus,
+                        f"only {n} messages "
+                        f"(rare below {settings.rare_below}); merge it or tag more carefully",
+                    )
+                )
+    return _taxonomy_findings(rows)
+
+
+def unused_tag(corpus: Corpus) -> pd.DataFrame:
+    """A current tag no message carries: dead weight in the agents' picker, or a missed one."""
+    rows = [
+        _row("unused-tag", "info", axis, tag, corpus, "no message carries it")
+        for axis in corpus.taxonomy.axes
+        for tag, n in _counts(corpus, axis).items()
+        if n == 0
+    ]
+    return _taxonomy_findings(rows)
+
+
+def catch_all(corpus: Corpus, settings: HealthSettings | None = None) -> pd.DataFrame:
+    """One tag holding an outsized share of an axis: it hides what the messages are about."""
+    settings = settings or HealthSettings()
+    rows = []
+    for axis in corpus.taxonomy.axes:
+        counts = _counts(corpus, axis)
+        total = sum(counts.values())
+        if not total or not counts:
+            continue
+        tag = max(counts, key=counts.__getitem__)
+        share = counts[tag] / total
+        even = 1 / len(counts)
+        if share >= settings.catch_all_share and share >= 2 * even:
+            rows.append(
+                _row(
+                    "catch-all",
+                    "warning",
+                    axis,
+                    tag,
+                    corpus,
+                    f"holds {share:.0%} of {axis} tags ({counts[tag]} of {total}); an even "
+                    f"split over {len(counts)} tags would give {even:.0%}: split it",
+                )
+            )
+    return _taxonomy_findings(rows)
+
+
+def _row(check: str, severity: str, axis: str, tags: str, corpus: Corpus, message: str) -> dict:
+    return {
+        "check": check,
+        "severity": severity,
+        "axis": axis,
+        "tags": tags,
+        "message": f"'{_name(corpus, axis, tags)}' {message}",
+        "fix": "",
+    }
+
+
+def confusions(predictions: Predictions, axis: str, settings: HealthSettings) -> list[dict]:
+    """Tag pairs the model confuses out of fold, most confused first, with their row positions."""
+    import numpy as np
+
+    oof = predictions.axes[axis]
+    k = oof.classes.size
+    predicted = oof.proba.argmax(axis=1)
+    matrix = np.zeros((k, k), dtype=np.int64)
+    np.add.at(matrix, (oof.labels, predicted), 1)
+    support = np.bincount(oof.labels, minlength=k)
+    pairs = []
+    for a in range(k):
+        for b in range(a + 1, k):
+            confused = int(matrix[a, b] + matrix[b, a])
+            messages = int(support[a] + support[b])
+            if confused >= settings.confusable_min and confused >= settings.confusable_share * (
+                messages
+            ):
+                pairs.append(
+                    {
+                        "a": a,
+                        "b": b,
+                        "confused": confused,
+                        "messages": messages,
+                        "a_as_b": int(matrix[a, b]),
+                        "b_as_a": int(matrix[b, a]),
+                    }
+                )
+    return sorted(pairs, key=lambda p: (-p["confused"] / p["messages"], -p["confused"]))
+
+
+def confusable_tags(
+    corpus: Corpus, predictions: Predictions, settings: HealthSettings | None = None
+) -> pd.DataFrame:
+    """Tag pairs the model (out of fold) often swaps: their boundary is unclear to agents too.
+
+    The message gives the counts both ways and two example messages, the ones the model
+    puts most surely on the other tag.
+    """
+    import numpy as np
+
+    settings = settings or HealthSettings()
+    texts = corpus.messages["text"].to_numpy(dtype=object)
+    numbers = corpus.messages["row"].to_numpy()
+    rows = []
+    for axis, oof in predictions.axes.items():
+        for pair in confusions(predictions, axis, settings):
+            a, b = pair["a"], pair["b"]
+            name_a = _name(corpus, axis, str(oof.classes[a]))
+            name_b = _name(corpus, axis, str(oof.classes[b]))
+            examples = []
+            for given, other in ((a, b), (b, a)):
+                mine = np.flatnonzero((oof.labels == given) & (oof.proba.argmax(axis=1) == other))
+                if mine.size:
+                    best = mine[np.argmax(oof.proba[mine, other])]
+                    examples.append(best)
+            for given, other in ((a, b), (b, a)):  # a second example from the larger side
+                if len(examples) >= 2:
+                    break
+                mine = np.flatnonzero((oof.labels == given) & (oof.proba.argmax(axis=1) == other))
+                extra = [i for i in mine[np.argsort(-oof.proba[mine, other])] if i not in examples]
+                examples += extra[: 2 - len(examples)]
+            shown = "; ".join(
+                f"row {numbers[oof.rows[i]]} tagged "
+                f"'{_name(corpus, axis, str(oof.classes[oof.labels[i]]))}': "
+                f'"{_snippet(texts[oof.rows[i]])}"'
+                for i in examples
+            )
+            rows.append(
+                {
+                    "check": "confusable-tags",
+                    "severity": "warning",
+                    "axis": axis,
+                    "tags": f"{oof.classes[a]}; {oof.classes[b]}",
+                    "message": (
+                        f"'{name_a}' and '{name_b}' confused in {pair['confused']} of "
+                        f"{pair['messages']} messages ({pair['confused'] / pair['messages']:.0%}): "
+                        f"{pair['a_as_b']} '{name_a}' read as '{name_b}', {pair['b_as_a']} the "
+                        f"other way; e.g. {shown}"
+                    ),
+                    "fix": "",
+                }
+            )
+    return _taxonomy_findings(rows)
+
+
+def _snippet(text: Any, width: int = 80) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def axis_health(
+    corpus: Corpus,
+    settings: HealthSettings,
+    predictions: Predictions | None,
+    found: pd.DataFrame,
+) -> dict[str, AxisHealth]:
+    """The summary's figures per axis."""
+    result = {}
+    accuracy = predictions.accuracy() if predictions is not None else {}
+    for axis in corpus.taxonomy.axes:
+        counts = _counts(corpus, axis)
+        total = sum(counts.values())
+        largest = max(counts, key=counts.__getitem__) if total else None
+        figures = AxisHealth(
+            tags=len(counts),
+            used=sum(1 for n in counts.values() if n),
+            rare=[t for t, n in counts.items() if 0 < n < settings.rare_below],
+            unused=[t for t, n in counts.items() if n == 0],
+            largest=largest,
+            largest_share=counts[largest] / total if largest else 0.0,
+        )
+        if predictions is not None and axis in predictions.axes:
+            oof = predictions.axes[axis]
+            figures.out_of_fold_accuracy = accuracy[axis]
+            figures.suspects = int(
+                ((found["check"] == "suspect-tag") & (found["axis"] == axis)).sum()
+            )
+            figures.confusable = [
+                ConfusablePair(
+                    tags=(str(oof.classes[p["a"]]), str(oof.classes[p["b"]])),
+                    messages=p["messages"],
+                    confused=p["confused"],
+                    first_as_second=p["a_as_b"],
+                    second_as_first=p["b_as_a"],
+                )
+                for p in confusions(predictions, axis, settings)
+            ]
+        result[axis] = figures
+    return result
