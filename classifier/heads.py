@@ -149,7 +149,7 @@ def fit_axis_heads(
 
     def tasks():
         for job in jobs:
-            axis, fold, kind, train_rows, train_codes, test = job
+            axis, fold, _kind, train_rows, train_codes, test = job
             test_matrix = None if fold is None else matrix[plans[axis][0][test]]
             k = plans[axis][1].size
             yield delayed(_fit_job)(job, matrix[train_rows], train_codes, k, options, test_matrix)

@@ -229,11 +229,15 @@ def suspect_tag(corpus: Corpus, predictions: Predictions) -> pd.DataFrame:
 
 
 def _preferred(corpus: Corpus, axis: str, oof: OutOfFold, issues: np.ndarray) -> np.ndarray:
-    """The most probable tag other than the given one, among tags the model may suggest."""
+    """The most probable tag other than the given one, among the current (not retired) tags.
+
+    Human-only tags count: the classifier never suggests them to agents, but a lead auditing
+    the corpus should hear that a message looks like one.
+    """
     import numpy as np
 
-    suggestable = {tag.id for tag in corpus.taxonomy.axes[axis].tags if tag.suggestable}
-    allowed = np.array([str(tag) in suggestable for tag in oof.classes], dtype=bool)
+    current = {tag.id for tag in corpus.taxonomy.axes[axis].tags if not tag.deprecated}
+    allowed = np.array([str(tag) in current for tag in oof.classes], dtype=bool)
     proba = np.where(allowed, oof.proba[issues], -1.0)
     proba[np.arange(issues.size), oof.labels[issues]] = -1.0
     return oof.classes[proba.argmax(axis=1)]
