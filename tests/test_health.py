@@ -172,3 +172,20 @@ def test_model_checks_named_without_a_model_are_refused(tmp_path, taxonomy, name
 
     with pytest.raises(UsageError, match="--cross-validate"):
         run_audit(corpus_of(tmp_path, taxonomy, balanced()), [name])
+
+
+def test_disagreements_spread_evenly_over_all_pairs_are_not_confusable(tmp_path, taxonomy):
+    """6 of 60 messages per pair is 10%, but an axis that errs 30% everywhere gives that."""
+    corpus = corpus_of(tmp_path, taxonomy, balanced())
+    topics = corpus.labels("topic")
+    tags = ["bug", "escalation", "praise", "pricing"]
+    overrides = {}
+    for tag in tags:
+        mine = [i for i in range(len(corpus)) if topics.iloc[i] == tag]
+        others = [t for t in tags if t != tag]
+        for j, i in enumerate(mine[:9]):
+            overrides[i] = {others[j % 3]: 0.8, tag: 0.2}
+    predictions = predictions_for(corpus, "topic", overrides)
+    assert confusable_tags(corpus, predictions).empty
+    evenly = HealthSettings(confusable_ratio=0.0)
+    assert len(confusable_tags(corpus, predictions, evenly)) == 6

@@ -28,14 +28,16 @@ class HealthSettings:
     rare_below : a tag on fewer messages than this (but some) is rare.
     catch_all_share : a tag holding at least this share of an axis's messages, and at least
         twice the share of an even split over its tags, is a catch-all.
-    confusable_share : a pair is confusable when the model puts at least this share of the
-        two tags' messages on the other tag of the pair ...
-    confusable_min : ... and at least this many.
+    confusable_share, confusable_ratio, confusable_min : a pair is confusable when the model
+        (out of fold) puts at least ``confusable_share`` of the two tags' messages on the other
+        tag of the pair, at least ``confusable_ratio`` times the share an even spread of the
+        axis's disagreements over all pairs would give, and at least ``confusable_min`` messages.
     """
 
     rare_below: int = 20
     catch_all_share: float = 0.4
-    confusable_share: float = 0.1
+    confusable_share: float = 0.05
+    confusable_ratio: float = 2.0
     confusable_min: int = 5
 
 
@@ -167,14 +169,14 @@ def confusions(predictions: Predictions, axis: str, settings: HealthSettings) ->
     matrix = np.zeros((k, k), dtype=np.int64)
     np.add.at(matrix, (oof.labels, predicted), 1)
     support = np.bincount(oof.labels, minlength=k)
+    even = (predicted != oof.labels).mean() / max(k - 1, 1) if oof.labels.size else 0.0
+    bar = max(settings.confusable_share, settings.confusable_ratio * even)
     pairs = []
     for a in range(k):
         for b in range(a + 1, k):
             confused = int(matrix[a, b] + matrix[b, a])
             messages = int(support[a] + support[b])
-            if confused >= settings.confusable_min and confused >= settings.confusable_share * (
-                messages
-            ):
+            if confused >= settings.confusable_min and confused >= bar * messages:
                 pairs.append(
                     {
                         "a": a,
@@ -253,8 +255,9 @@ def axis_health(
     settings: HealthSettings,
     predictions: Predictions | None,
     found: pd.DataFrame,
+    suspects_ran: bool = True,
 ) -> dict[str, AxisHealth]:
-    """The summary's figures per axis."""
+    """The summary's figures per axis (``suspects`` only when that check ran)."""
     result = {}
     accuracy = predictions.accuracy() if predictions is not None else {}
     for axis in corpus.taxonomy.axes:
@@ -272,9 +275,10 @@ def axis_health(
         if predictions is not None and axis in predictions.axes:
             oof = predictions.axes[axis]
             figures.out_of_fold_accuracy = accuracy[axis]
-            figures.suspects = int(
-                ((found["check"] == "suspect-tag") & (found["axis"] == axis)).sum()
-            )
+            if suspects_ran:
+                figures.suspects = int(
+                    ((found["check"] == "suspect-tag") & (found["axis"] == axis)).sum()
+                )
             figures.confusable = [
                 ConfusablePair(
                     tags=(str(oof.classes[p["a"]]), str(oof.classes[p["b"]])),

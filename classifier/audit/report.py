@@ -177,7 +177,7 @@ def run_audit(
     if predictions is not None or any(name not in CHECKS for name in selected):
         from classifier.audit.health import axis_health
 
-        health = axis_health(corpus, settings, predictions, found)
+        health = axis_health(corpus, settings, predictions, found, "suspect-tag" in selected)
     return AuditReport(found, summarise(corpus, found, predictions, health))
 
 
