@@ -33,17 +33,24 @@ def main() -> None:
     for axis, report in meta["metrics"]["cross_validated"].items():
         print(f"- {axis}: accuracy {report['accuracy']:.2%}, macro-F1 {report['macro_f1']:.2%}")
     axes = Columns(axes={axis: axis for axis in taxonomy.axes})
-    for name, columns in (("examples/source/heldout.csv", axes), ("examples/helpdesk-export.csv", None)):
+    for name, columns in (
+        ("examples/source/heldout.csv", axes),
+        ("examples/helpdesk-export.csv", None),
+    ):
         result = evaluate_corpus(model, load_corpus(ROOT / name, taxonomy, columns)).to_dict()
         print(f"## {name} ({result['rows']} messages)")
         for axis, report in result["axes"].items():
-            print(f"- {axis}: accuracy {report['accuracy']:.2%}, macro-F1 {report['macro_f1']:.2%}, "
-                  f"auto share {report['coverage']:.1%} at accuracy {report['accuracy_at_threshold']:.2%}")
+            print(
+                f"- {axis}: accuracy {report['accuracy']:.2%}, macro-F1 {report['macro_f1']:.2%}, "
+                f"auto share {report['coverage']:.1%} at accuracy {report['accuracy_at_threshold']:.2%}"
+            )
         if name.endswith("heldout.csv"):
             per_tag = result["axes"]["topic"]["per_tag"]
             print("  topic | precision | recall | support")
             for tag, figures in per_tag.items():
-                print(f"  {tag} | {figures['precision']:.1%} | {figures['recall']:.1%} | {figures['support']}")
+                print(
+                    f"  {tag} | {figures['precision']:.1%} | {figures['recall']:.1%} | {figures['support']}"
+                )
     reviews = pd.read_csv(ROOT / "bench/data/urr-app-reviews/data.csv", dtype=str).fillna("")
     trained = set(pd.read_csv(ROOT / "training/data/train.csv", dtype=str)["id"])
     unseen = reviews[~reviews["id"].isin(trained) & reviews["labels_all"].str.contains("ERROR")]
