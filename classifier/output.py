@@ -71,7 +71,13 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
 
 def csv_text(frame: Any, sep: str = ",") -> str:
     """A DataFrame as CSV with every formula-like cell neutralised for spreadsheets."""
-    safe = frame.astype(object).map(neutralise_formula)
+    safe = frame.copy()
+    for column in safe.columns:
+        values = safe[column]
+        if values.dtype == object or str(values.dtype) in ("str", "string"):
+            risky = values.str.startswith(FORMULA_STARTS, na=False).to_numpy(dtype=bool)
+            if risky.any():
+                safe[column] = values.astype(object).where(~risky, "'" + values.astype(str))
     return safe.to_csv(index=False, sep=sep, lineterminator="\n")
 
 
