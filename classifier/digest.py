@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from classifier.export import REVIEW, timestamps
+from classifier.corpus import timestamps
+from classifier.export import REVIEW
 from classifier.output import escape_markdown, markdown_table
 
 if TYPE_CHECKING:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from classifier.corpus import join_groups, timestamps
 from classifier.errors import ModelError, OutputError, UsageError
 
 if TYPE_CHECKING:
@@ -178,17 +179,6 @@ def parse_date(value: str, option: str, *, end: bool = False) -> pd.Timestamp:
     return stamp + pd.Timedelta(microseconds=1) if end and len(text) != 10 else stamp
 
 
-def timestamps(values: pd.Series) -> pd.Series:
-    """``created_at`` cells as UTC times (NaT where unreadable); fast for ISO 8601 cells."""
-    import pandas as pd
-
-    when = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
-    retry = when.isna() & values.astype(str).str.strip().ne("")
-    if retry.any():
-        when[retry] = pd.to_datetime(values[retry], errors="coerce", utc=True, format="mixed")
-    return when
-
-
 def build_export(corpus: Corpus, selection: Selection, suggest: Suggester | None = None) -> Export:
     """Select messages and assign each to exactly one file (pure: nothing is written).
 
@@ -318,7 +308,7 @@ def _axis_values(corpus: Corpus) -> tuple[dict[str, Any], dict[str, Any], dict[s
         single = count[on] == 1
         value[on[single]] = tag[single]
         if not single.all():
-            where, joined = _join_runs(on[~single], tag[~single], "; ")
+            where, joined = join_groups(on[~single], tag[~single], "; ")
             value[where] = joined
         values[axis], counts[axis], pairs[axis] = value, count, (on, tag)
     return values, counts, pairs
@@ -410,7 +400,7 @@ def _reasons(corpus, rows, positions, review, repeat, counts, filled, notes) -> 
         part[none] = f"no {axis} tag"
         details = pd.Series("", index=where[none], dtype=object)
         mine = np.isin(on_axis, ["", axis])
-        strays = pd.Series(*reversed(_join_runs(message[mine], quoted[mine], ", ")), dtype=object)
+        strays = pd.Series(*reversed(join_groups(message[mine], quoted[mine], ", ")), dtype=object)
         strays = strays[strays.index.isin(details.index)]
         details[strays.index] = "unknown: " + strays
         note = pd.Series(notes[axis], dtype=object)
@@ -431,26 +421,6 @@ def _reasons(corpus, rows, positions, review, repeat, counts, filled, notes) -> 
         part[again] = "duplicate id (first at row " + first + ")"
         reasons = _joined(reasons, part)
     return reasons
-
-
-def _join_runs(keys: Any, strings: Any, sep: str) -> tuple[Any, Any]:
-    """``sep.join`` of the strings of each key, in order: (distinct keys, joined strings).
-
-    A pandas ``groupby().agg(sep.join)`` runs Python per group; this runs per group size.
-    """
-    import numpy as np
-
-    order = np.argsort(keys, kind="stable")
-    keys, strings = keys[order], strings[order]
-    if not len(keys):
-        return keys, strings
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    sizes = np.diff(np.r_[starts, len(keys)])
-    joined = strings[starts].copy()
-    for extra in range(1, int(sizes.max())):
-        more = sizes > extra
-        joined[more] = joined[more] + sep + strings[starts[more] + extra]
-    return keys[starts], joined
 
 
 def _joined(left: Any, right: Any) -> Any:

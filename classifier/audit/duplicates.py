@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from classifier.audit.checks import findings, none
+from classifier.corpus import timestamps
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,21 +53,11 @@ def duplicate_message(corpus: Corpus) -> pd.DataFrame:
     return findings(corpus, positions, "duplicate-message", "warning", message=message)
 
 
-def parse_times(values: pd.Series) -> pd.Series:
-    """Timestamps in UTC; ISO 8601 fast, anything else pandas can read, else NaT."""
-    import pandas as pd
-
-    try:
-        return pd.to_datetime(values, utc=True, format="ISO8601")
-    except (ValueError, TypeError):
-        return pd.to_datetime(values, errors="coerce", utc=True, format="mixed")
-
-
 def _same_user_within_a_day(messages: pd.DataFrame, text: np.ndarray, found: dict) -> None:
     import numpy as np
     import pandas as pd
 
-    when = parse_times(messages["created_at"].replace("", None))
+    when = timestamps(messages["created_at"])
     user, _ = pd.factorize(messages["user_id"].where(messages["user_id"] != ""))
     seconds = when.to_numpy(dtype="datetime64[s]").astype(np.int64)
     usable = np.flatnonzero((user >= 0) & (text >= 0) & when.notna().to_numpy())
