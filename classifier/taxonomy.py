@@ -291,7 +291,6 @@ def _line_map(root: Any) -> tuple[dict[tuple[Any, ...], int], list[tuple[str, in
                 seen.add(name)
                 lines[path + (name,)] = key.start_mark.line + 1
                 walk(value, path + (name,))
-                lines[path + (name,)] = key.start_mark.line + 1
         elif isinstance(node, yaml.SequenceNode):
             for i, item in enumerate(node.value):
                 walk(item, path + (i,))
