@@ -9,7 +9,6 @@ run every check, then the same through the CLI writing the findings as CSV.
 from __future__ import annotations
 
 import argparse
-import platform
 import resource
 import subprocess
 import sys
@@ -36,23 +35,15 @@ print(f"{loaded - start:.2f} {done - loaded:.2f} {done - start:.2f} {peak:.2f} {
 """
 
 
-def cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     args = parser.parse_args()
     sys.path.insert(0, str(HERE.parent))
+    from bench.machine import machine
     from bench.synthetic import write_export
 
-    print(
-        f"machine: {cpu()}, {len(__import__('os').sched_getaffinity(0))} cores, Python {platform.python_version()}"
-    )
+    print(f"machine: {machine()}")
     for rows in args.rows:
         path = OUT / f"export-{rows}.csv"
         started = time.perf_counter()

@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import machine  # noqa: E402
+
 # Bitext's two releases spell three categories and one intent differently.
 BITEXT_8K_TO_20K = {
     "INVOICE": "INVOICES",
@@ -31,19 +33,6 @@ BITEXT_8K_TO_20K = {
     "SHIPPING_ADDRESS": "SHIPPING",
     "check_invoice": "check_invoices",
 }
-
-
-def machine() -> str:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return f"{model}, {os.cpu_count()} cores, load average {load:.1f} at start"
 
 
 def read(name: str, file: str = "data.csv"):

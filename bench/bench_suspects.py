@@ -22,8 +22,6 @@ see) with seeds 101-103. Seed 0, the test figures' seed, was not looked at while
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import re
 import resource
 import subprocess
@@ -36,18 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 sys.path.insert(0, str(ROOT))
 
-
-def machine() -> str:
-    model = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
-    load = os.getloadavg()[0]
-    return f"{model}, {len(os.sched_getaffinity(0))} cores, load average {load:.1f} at start"
+from bench.machine import machine  # noqa: E402
 
 
 def read(name: str):
@@ -187,7 +174,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["banking77", "hwu64", "dev"])
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    print(f"machine: {machine()}; Python {platform.python_version()}")
+    print(f"machine: {machine()}")
     if args.only in (None, "banking77"):
         banking77(0.10, args.seed)
         banking77(0.05, args.seed)
