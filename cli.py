@@ -116,6 +116,10 @@ def handles_errors(command):
     return wrapper
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"feedtag {__version__}")
@@ -654,9 +658,10 @@ def _print_review_stats(stats, format) -> None:
 
     overall = stats.overall
     out.print(
-        f"{stats.messages} messages decided in {stats.source}: {overall.accepted} accepted, "
-        f"{overall.overridden} overridden, {overall.skipped} skipped; acceptance {rate(overall)}"
-        f" ({stats.undone} undone decisions left out)",
+        f"{_count(stats.messages, 'message')} decided in {stats.source}: "
+        f"{overall.accepted} accepted, {overall.overridden} overridden, {overall.skipped} "
+        f"skipped (decisions per axis); acceptance {rate(overall)} "
+        f"({_count(stats.undone, 'undone decision')} left out)",
         highlight=False,
         markup=False,
     )

@@ -303,7 +303,7 @@ def test_cli_stats_as_json_and_table(tmp_path, taxonomy_file):
     ]
     table = runner.invoke(app, ["review", str(path), "--stats"])
     assert table.exit_code == 0
-    assert "1 messages decided" in table.stdout and "most frequent overrides" in table.stdout
+    assert "1 message decided" in table.stdout and "most frequent overrides" in table.stdout
 
 
 def test_cli_apply_writes_out_and_reports(tmp_path, taxonomy_file):
