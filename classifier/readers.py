@@ -69,7 +69,7 @@ def read_frame(name: str, fmt: str) -> pd.DataFrame:
         return _read_parquet(name)
     data = _read_bytes(name)
     if fmt in ("csv", "tsv"):
-        return _read_delimited(name, data, "\t" if fmt == "tsv" else ",")
+        return _read_delimited(name, data, "\t" if fmt == "tsv" else csv_delimiter(data))
     text = data.decode("utf-8")
     if fmt == "jsonl":
         records = []
@@ -91,6 +91,15 @@ def read_frame(name: str, fmt: str) -> pd.DataFrame:
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise CorpusError(f"{name}: expected a JSON array of objects, one per message")
     return pd.DataFrame.from_records(records)
+
+
+def csv_delimiter(data: bytes) -> str:
+    """The delimiter of a ``.csv`` file, from its header line: ``,`` unless ``;`` or a tab is
+    clearly meant (spreadsheets in many European locales write ``;``)."""
+    header = data.split(b"\n", 1)[0]
+    counts = {delimiter: header.count(delimiter.encode()) for delimiter in (",", ";", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > counts[","] else ","
 
 
 def _read_delimited(name: str, data: bytes, delimiter: str) -> pd.DataFrame:

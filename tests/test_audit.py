@@ -217,3 +217,10 @@ def test_fixed_corpus_never_has_fixable_findings(tmp_path_factory, taxonomy, cel
     for axis in taxonomy.axes:
         before = [{taxonomy.successor(axis, t) for t in ts} for ts in corpus.axis_tags(axis)]
         assert fixed.axis_tags(axis).map(set).tolist() == before
+
+
+def test_fix_keeps_a_semicolon_csv_semicolon_separated(tmp_path, taxonomy):
+    source = tmp_path / "in.csv"
+    source.write_text('id;text;tags\n1;"Hi, there";Team: Web, Praise\n', encoding="utf-8")
+    out = write_fixed(load_corpus(source, taxonomy), tmp_path / "out.csv").path
+    assert out.read_text(encoding="utf-8") == "id;text;tags\n1;Hi, there;Web, Praise\n"

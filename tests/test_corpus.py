@@ -155,3 +155,12 @@ def test_atomic_write_replaces_whole_file_with_normal_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_semicolon_csv_as_european_spreadsheets_write_it(tmp_path, taxonomy):
+    path = tmp_path / "c.csv"
+    path.write_text('id;text;tags\n1;"Hello, world";Web, Praise\n', encoding="utf-8")
+    corpus = load_corpus(path, taxonomy)
+    assert corpus.messages["text"].tolist() == ["Hello, world"]
+    assert corpus.labels("team").tolist() == ["web"]
+    assert corpus.labels("topic").tolist() == ["praise"]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from classifier.corpus import SEPARATORS, repeats
 from classifier.errors import UsageError
 from classifier.output import write_atomic
-from classifier.readers import FORMATS
+from classifier.readers import FORMATS, csv_delimiter
 
 if TYPE_CHECKING:
     from classifier.corpus import Corpus
@@ -103,6 +103,9 @@ def _csv(corpus: Corpus, cells: dict, out: Path) -> None:
         at = frame.columns.get_loc(column)
         frame.iat[position, at] = _cell(frame.iat[position, at], tags)
     sep = "\t" if corpus.format == "tsv" else ","
+    if corpus.format == "csv" and corpus.path != "-":
+        with open(corpus.path, "rb") as source:
+            sep = csv_delimiter(source.readline())  # keep a ';' file a ';' file
     write_atomic(out, frame.to_csv(index=False, sep=sep, lineterminator="\n"))
 
 
