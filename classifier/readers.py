@@ -96,7 +96,8 @@ def read_frame(name: str, fmt: str) -> pd.DataFrame:
 def csv_delimiter(data: bytes) -> str:
     """The delimiter of a ``.csv`` file, from its header line: ``,`` unless ``;`` or a tab is
     clearly meant (spreadsheets in many European locales write ``;``)."""
-    header = data.split(b"\n", 1)[0]
+    end = data.find(b"\n")
+    header = data if end < 0 else data[:end]
     counts = {delimiter: header.count(delimiter.encode()) for delimiter in (",", ";", "\t")}
     best = max(counts, key=counts.get)
     return best if counts[best] > counts[","] else ","
