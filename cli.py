@@ -506,7 +506,7 @@ class ReviewOnly(StrEnum):
     review = "review"
 
 
-class StatsFormat(StrEnum):
+class TableOrJson(StrEnum):
     table = "table"
     json = "json"
 
@@ -542,7 +542,7 @@ def review(
     stats: Annotated[
         bool, typer.Option("--stats", help="Acceptance per axis, tag and agent; top overrides.")
     ] = False,
-    format: Annotated[StatsFormat, typer.Option("--format", "-f")] = StatsFormat.table,
+    format: Annotated[TableOrJson, typer.Option("--format", "-f")] = TableOrJson.table,
     taxonomy: TaxonomyOption = None,
     id_column: IdColumn = None,
     text_column: TextColumn = None,
@@ -640,7 +640,7 @@ def _run_review(data, db, suggest, version, agent, only) -> None:
 
 
 def _print_review_stats(stats, format) -> None:
-    if format is StatsFormat.json:
+    if format is TableOrJson.json:
         typer.echo(json.dumps(stats.to_dict(), indent=2, ensure_ascii=False))
         return
 
@@ -801,18 +801,13 @@ def train(
     err.print(f"wrote {result.directory} (model.joblib, meta.json, card.md)", highlight=False)
 
 
-class EvaluateFormat(StrEnum):
-    table = "table"
-    json = "json"
-
-
 @app.command()
 @handles_errors
 def evaluate(
     corpus: CorpusArgument,
     model: ModelOption = None,
     taxonomy: TaxonomyOption = None,
-    format: Annotated[EvaluateFormat, typer.Option("--format", "-f")] = EvaluateFormat.table,
+    format: Annotated[TableOrJson, typer.Option("--format", "-f")] = TableOrJson.table,
     id_column: IdColumn = None,
     text_column: TextColumn = None,
     tags_column: TagsColumn = None,
@@ -831,7 +826,7 @@ def evaluate(
     columns = _columns(id_column, text_column, tags_column, axis_column)
     data = _load(corpus, loaded, columns, require_tags=True)
     result = evaluate_corpus(fitted, data)
-    if format is EvaluateFormat.json:
+    if format is TableOrJson.json:
         typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return
     _print_evaluation(result)
