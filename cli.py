@@ -440,7 +440,7 @@ def export(
     Example: feedtag export examples/helpdesk-export.csv --by team --out feedback/
     """
     from classifier.errors import UsageError
-    from classifier.export import DEFAULT_MIN_CONFIDENCE, check_out_dir, export_corpus, select
+    from classifier.export.teams import DEFAULT_MIN_CONFIDENCE, check_out_dir, export_corpus, select
     from classifier.taxonomy import load_taxonomy
 
     # Compared by name: typer may vendor its own click, so the enum class can differ.
@@ -462,15 +462,15 @@ def export(
 
 def _suggester(model, taxonomy):
     """The model's suggestions as export wants them: texts in, (tag, confidence) per axis out."""
-    from classifier.export import model_suggester
-    from classifier.store import default_model_path, load_model
+    from classifier.export.teams import model_suggester
+    from classifier.model.store import default_model_path, load_model
 
     with err.status("loading the model", spinner="dots"):
         return model_suggester(load_model(model or default_model_path(), taxonomy))
 
 
 def _print_export(done, directory: Path) -> None:
-    from classifier.export import REVIEW
+    from classifier.export.teams import REVIEW
 
     files = Table(title=f"{done.by} files in {directory}")
     files.add_column("file")
@@ -559,8 +559,8 @@ def review(
     """
     import os
 
-    from classifier.decisions import default_db_path
     from classifier.errors import UsageError
+    from classifier.review.decisions import default_db_path
     from classifier.taxonomy import load_taxonomy
 
     def given(name: str) -> bool:  # by name: typer may vendor its own click
@@ -574,14 +574,14 @@ def review(
         raise UsageError("--format goes with --stats")
     db = db or default_db_path(corpus)
     if stats:
-        from classifier.decisions import decision_stats
+        from classifier.review.decisions import decision_stats
 
         _print_review_stats(decision_stats(db), format)
         return
     loaded = load_taxonomy(taxonomy)
     columns = _columns(id_column, text_column, tags_column, axis_column)
     if apply:
-        from classifier.decisions import apply_decisions
+        from classifier.review.decisions import apply_decisions
 
         if out is None:
             raise UsageError("--apply needs --out FILE: the corpus itself is never modified")
@@ -615,17 +615,17 @@ def _interactive() -> bool:
 
 def _review_suggester(model, taxonomy):
     """The model's suggestions in review's shape (classifier.review.Suggest), and its version."""
+    from classifier.model.store import default_model_path
     from classifier.review import load_suggester
-    from classifier.store import default_model_path
 
     with err.status("loading the model", spinner="dots"):
         return load_suggester(model or default_model_path(), taxonomy)
 
 
 def _run_review(data, db, suggest, version, agent, only) -> None:
-    from classifier.decisions import DecisionStore
     from classifier.review import ReviewSession
     from classifier.review.app import ReviewApp
+    from classifier.review.decisions import DecisionStore
 
     with DecisionStore(db) as store:
         session = ReviewSession(
@@ -689,7 +689,7 @@ ModelOption = Annotated[
 
 def _load_model(model, taxonomy):
     """Load a model directory (hash and tags checked) with a status line on stderr."""
-    from classifier.store import default_model_path, load_model
+    from classifier.model.store import default_model_path, load_model
 
     with err.status("loading the model", spinner="dots"):
         return load_model(model or default_model_path(), taxonomy)
@@ -756,8 +756,8 @@ def train(
 
     Example: feedtag train examples/helpdesk-export.csv --out models/mine
     """
+    from classifier.model.training import train as train_corpus
     from classifier.taxonomy import load_taxonomy
-    from classifier.training import train as train_corpus
 
     loaded = load_taxonomy(taxonomy)
     columns = _columns(id_column, text_column, tags_column, axis_column)
@@ -818,7 +818,7 @@ def evaluate(
 
     Example: feedtag evaluate examples/helpdesk-export.csv --format json
     """
-    from classifier.evaluate import evaluate_corpus
+    from classifier.model.evaluate import evaluate_corpus
     from classifier.taxonomy import load_taxonomy
 
     loaded = load_taxonomy(taxonomy)
@@ -931,7 +931,7 @@ def suggest(
         else:
             _print_suggestion(result)
         return
-    from classifier.suggest import suggest_corpus
+    from classifier.model.suggest import suggest_corpus
 
     data = _load(input, loaded, _columns(id_column, text_column, None, None))
     bar, tick = _progress(f"suggesting for {len(data)} messages")

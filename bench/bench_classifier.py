@@ -42,7 +42,7 @@ def read(name: str, file: str = "data.csv"):
 
 
 def fit(train_texts, labels, **params):
-    from classifier.model import TagClassifier
+    from classifier.model.estimator import TagClassifier
 
     model = TagClassifier(n_jobs=2, **params)
     start = time.perf_counter()
@@ -51,7 +51,7 @@ def fit(train_texts, labels, **params):
 
 
 def report(model, texts, labels, axes) -> dict:
-    from classifier.evaluate import accuracy_at_coverage, expected_calibration_error
+    from classifier.model.metrics import accuracy_at_coverage, expected_calibration_error
 
     predicted = model.predict_axes(list(texts), top=1)
     figures = {}
@@ -189,7 +189,7 @@ ABLATIONS = {
 
 def ablation(sets: tuple[str, ...] = ("banking77", "hwu64")) -> None:
     """5-fold CV accuracy on the training split only, per option (the out-of-fold report)."""
-    from classifier.model import out_of_fold_proba
+    from classifier.model.estimator import out_of_fold_proba
 
     print("\n## Ablation: 5-fold cross-validated accuracy on the training split only")
     frames = {}

@@ -22,8 +22,8 @@ def main() -> None:
     import pandas as pd
 
     from classifier.corpus import Columns, load_corpus
-    from classifier.evaluate import evaluate_corpus
-    from classifier.store import default_model_path, load_model, read_meta
+    from classifier.model.evaluate import evaluate_corpus
+    from classifier.model.store import default_model_path, load_model, read_meta
     from classifier.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy(ROOT / "taxonomy.yaml")

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from classifier.corpus import load_corpus
-from classifier.decisions import (
+from classifier.errors import DecisionsError, UsageError
+from classifier.review.decisions import (
     Decision,
     DecisionStore,
     apply_decisions,
@@ -20,7 +21,6 @@ from classifier.decisions import (
     decision_stats,
     default_db_path,
 )
-from classifier.errors import DecisionsError, UsageError
 from cli import app
 
 runner = CliRunner()
@@ -338,7 +338,7 @@ def test_cli_usage_errors_exit_2(tmp_path, taxonomy_file, extra, message):
 
 
 def test_training_labels_take_review_decisions(tmp_path, taxonomy):
-    from classifier.training import corpus_labels
+    from classifier.model.training import corpus_labels
 
     path = write(tmp_path)
     db = tmp_path / "d.sqlite"

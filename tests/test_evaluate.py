@@ -7,14 +7,14 @@ import pandas as pd
 import pytest
 from classifier_fixtures import tiny_corpus
 
-from classifier.evaluate import (
+from classifier.model.estimator import TagClassifier
+from classifier.model.evaluate import evaluate
+from classifier.model.metrics import (
     SWEEP,
     accuracy_at_coverage,
     axis_report,
-    evaluate,
     expected_calibration_error,
 )
-from classifier.model import TagClassifier
 
 
 def test_axis_report_on_known_arrays():

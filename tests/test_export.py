@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from classifier.corpus import load_corpus
 from classifier.errors import ModelError, OutputError, UsageError
-from classifier.export import (
+from classifier.export.teams import (
     REVIEW,
     build_export,
     check_out_dir,
@@ -534,8 +534,8 @@ def model_dir(tmp_path_factory, taxonomy):
     import pandas as pd
     from classifier_fixtures import tiny_corpus
 
-    from classifier.model import TagClassifier
-    from classifier.store import never_suggest, save_model
+    from classifier.model.estimator import TagClassifier
+    from classifier.model.store import never_suggest, save_model
 
     corpus = pd.DataFrame(tiny_corpus())
     model = TagClassifier(folds=3, never_suggest=never_suggest(taxonomy))
@@ -553,7 +553,7 @@ UNTAGGED_TOPIC = (
 
 
 def test_model_suggester_feeds_export_the_models_top_tags(model_dir, taxonomy, tmp_path):
-    from classifier.store import load_model
+    from classifier.model.store import load_model
 
     model = load_model(model_dir, taxonomy)
     texts = ["the website is broken and crashes"]

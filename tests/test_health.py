@@ -19,7 +19,7 @@ from classifier.audit.health import (
 )
 from classifier.audit.suspects import Predictions, cross_validate
 from classifier.corpus import load_corpus
-from classifier.model import OutOfFold
+from classifier.model.estimator import OutOfFold
 
 
 def corpus_of(tmp_path, taxonomy, rows, name="c.csv"):

@@ -9,9 +9,9 @@ from classifier_fixtures import tiny_corpus
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from classifier.model import TagClassifier, out_of_fold_proba
-from classifier.store import never_suggest
-from classifier.suggestion import AxisSuggestion
+from classifier.model.estimator import TagClassifier, out_of_fold_proba
+from classifier.model.store import never_suggest
+from classifier.model.suggestion import AxisSuggestion
 
 TEXTS = [
     "the website is broken",

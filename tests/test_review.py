@@ -16,10 +16,10 @@ import pytest
 from review_fakes import FakeSuggester
 
 from classifier.corpus import load_corpus
-from classifier.decisions import DecisionStore
 from classifier.errors import ModelError, UsageError
 from classifier.review import CannotDecide, ReviewSession, Suggestion, from_classifier
 from classifier.review.app import HelpScreen, PickerScreen, ReviewApp
+from classifier.review.decisions import DecisionStore
 
 TESTS = Path(__file__).parent
 ROOT = TESTS.parent
@@ -425,8 +425,8 @@ def model_dir(tmp_path_factory, taxonomy):
     import pandas as pd
     from classifier_fixtures import tiny_corpus
 
-    from classifier.model import TagClassifier
-    from classifier.store import never_suggest, save_model
+    from classifier.model.estimator import TagClassifier
+    from classifier.model.store import never_suggest, save_model
 
     rows = pd.DataFrame(tiny_corpus())
     model = TagClassifier(folds=3, never_suggest=never_suggest(taxonomy))
@@ -437,8 +437,8 @@ def model_dir(tmp_path_factory, taxonomy):
 
 
 def test_the_model_suggests_with_alternatives_and_is_recorded(model_dir, corpus, store):
+    from classifier.model.store import load_model, read_meta
     from classifier.review import load_suggester
-    from classifier.store import load_model, read_meta
 
     suggest, version = load_suggester(model_dir, corpus.taxonomy)
     assert version == f"tiny@{read_meta(model_dir)['model_sha256'][:12]}"
@@ -462,7 +462,7 @@ def test_cli_review_runs_the_app_with_the_model_agent_and_default_db(
     from typer.testing import CliRunner
 
     import cli
-    from classifier.decisions import default_db_path
+    from classifier.review.decisions import default_db_path
     from classifier.review.headless import drive as drive_keys
 
     path = tmp_path / "corpus.csv"
@@ -481,7 +481,7 @@ def test_cli_review_runs_the_app_with_the_model_agent_and_default_db(
     with DecisionStore(default_db_path(path)) as saved:
         decisions = saved.history()
     assert {(d.message_id, d.agent, d.action) for d in decisions} == {("1", "dana", "accepted")}
-    from classifier.store import read_meta
+    from classifier.model.store import read_meta
 
     assert {d.model_version for d in decisions} == {
         f"tiny@{read_meta(model_dir)['model_sha256'][:12]}"

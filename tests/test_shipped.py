@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from classifier.store import default_model_path, load_model, read_meta
+from classifier.model.store import default_model_path, load_model, read_meta
 from classifier.taxonomy import default_taxonomy_path, load_taxonomy
 
 MESSAGE = "Since this morning the messenger won't load for any of our customers"

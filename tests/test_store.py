@@ -12,8 +12,8 @@ import pytest
 from classifier_fixtures import tiny_corpus
 
 from classifier.errors import ModelError
-from classifier.model import TagClassifier
-from classifier.store import (
+from classifier.model.estimator import TagClassifier
+from classifier.model.store import (
     ModelVersionWarning,
     load_model,
     never_suggest,

@@ -162,7 +162,7 @@ def test_an_axis_with_one_tag_in_use_is_skipped_not_judged(tmp_path, taxonomy):
 @pytest.fixture(scope="session")
 def model_dir(tmp_path_factory, taxonomy):
     """A tiny model trained on a clean corpus (the swapped one's messages with true tags)."""
-    from classifier.training import train
+    from classifier.model.training import train
 
     root = tmp_path_factory.mktemp("model")
     path = root / "clean.csv"

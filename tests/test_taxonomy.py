@@ -188,4 +188,3 @@ def test_two_spellings_that_fold_equal_always_collide(first, second):
 @given(st.text(alphabet=string.ascii_letters + string.digits + " -_", min_size=1))
 def test_fold_ignores_case_and_separators(label):
     assert fold(label.upper().replace(" ", "_")) == fold(label.lower().replace(" ", "-"))
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from classifier.text import mask, normalise, spacy_tokens
+from classifier.model.text import mask, normalise, spacy_tokens
 
 
 def test_masks_each_kind_once():

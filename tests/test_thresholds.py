@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from classifier.thresholds import choose_thresholds
+from classifier.model.thresholds import choose_thresholds
 
 
 def test_threshold_is_the_lowest_confidence_keeping_the_target_precision():

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     from classifier.corpus import Columns, load_corpus
+    from classifier.model.training import train
     from classifier.taxonomy import load_taxonomy
-    from classifier.training import train
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "default")

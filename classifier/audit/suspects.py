@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from classifier.corpus import Corpus
-    from classifier.model import OutOfFold
+    from classifier.model.estimator import OutOfFold
 
 # The classifier's head and regularisation for the audit's folds, chosen on the dev set.
 AUDIT_PARAMS: dict[str, Any] = {"head": "svc", "C": 1.0, "char_ngrams": (2, 5)}
@@ -77,10 +77,10 @@ def cross_validate(
     """
     import numpy as np
 
-    from classifier.features import TextFeatures
-    from classifier.heads import fit_axis_heads
-    from classifier.model import FEATURE_PARAMS, OutOfFold, TagClassifier
-    from classifier.training import corpus_labels
+    from classifier.model.estimator import FEATURE_PARAMS, OutOfFold, TagClassifier
+    from classifier.model.features import TextFeatures
+    from classifier.model.heads import fit_axis_heads
+    from classifier.model.training import corpus_labels
 
     texts, labels, _ = corpus_labels(corpus)
     labels, skipped = _judgeable(labels)
@@ -135,9 +135,9 @@ def model_predictions(corpus: Corpus, directory: str | Path) -> Predictions:
     """
     import numpy as np
 
-    from classifier.model import OutOfFold
-    from classifier.store import load_model, read_meta
-    from classifier.training import corpus_labels, data_sha256
+    from classifier.model.estimator import OutOfFold
+    from classifier.model.store import load_model, read_meta
+    from classifier.model.training import corpus_labels, data_sha256
 
     model = load_model(directory, corpus.taxonomy)
     meta = read_meta(directory)

@@ -57,7 +57,7 @@ async def drive(
 
 def main(argv: Sequence[str] | None = None) -> int:
     from classifier.corpus import load_corpus
-    from classifier.decisions import DecisionStore, default_db_path
+    from classifier.review.decisions import DecisionStore, default_db_path
     from classifier.taxonomy import load_taxonomy
 
     parser = argparse.ArgumentParser(prog="python -m classifier.review.headless")

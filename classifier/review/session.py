@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from classifier.decisions import Decision, DecisionStore
 from classifier.errors import ModelError, UsageError
+from classifier.review.decisions import Decision, DecisionStore
 
 if TYPE_CHECKING:
     from classifier.corpus import Corpus
@@ -68,7 +68,7 @@ def from_classifier(model: object, axes: Sequence[str], top: int = 4) -> Suggest
 def load_suggester(directory: str | Path, taxonomy: Taxonomy) -> tuple[Suggest, str]:
     """The model in ``directory`` as a ``Suggest``, and the version recorded with decisions
     (the directory name and the start of the model's sha256)."""
-    from classifier.store import load_model, read_meta
+    from classifier.model.store import load_model, read_meta
 
     model = load_model(directory, taxonomy)
     version = f"{Path(directory).name}@{str(read_meta(directory)['model_sha256'])[:12]}"

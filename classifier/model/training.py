@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from classifier.corpus import Corpus
-    from classifier.model import TagClassifier
+    from classifier.model.estimator import TagClassifier
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def corpus_labels(
     if decisions is None:
         given = {axis: corpus.labels(axis) for axis in taxonomy.axes}
     else:
-        from classifier.decisions import decision_labels
+        from classifier.review.decisions import decision_labels
 
         given = decision_labels(decisions, corpus)
     texts = corpus.messages["text"].fillna("").astype(str).tolist()
@@ -103,8 +103,8 @@ def train_model(
         When an axis has no message with exactly one tag.
     """
     from classifier.errors import CorpusError
-    from classifier.model import TagClassifier
-    from classifier.store import never_suggest
+    from classifier.model.estimator import TagClassifier
+    from classifier.model.store import never_suggest
 
     texts, labels, left_out = corpus_labels(corpus, decisions)
     for axis in labels.columns:
@@ -130,7 +130,7 @@ def train(corpus: Corpus, out: str | Path, **options: Any) -> TrainResult:
     ``options`` are those of :func:`train_model`; the directory holds ``model.joblib``,
     ``meta.json`` and ``card.md``.
     """
-    from classifier.store import save_model
+    from classifier.model.store import save_model
 
     model, texts, labels, left_out = train_model(corpus, **options)
     decisions = options.get("decisions")

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from classifier.corpus import Corpus
-    from classifier.model import AxisPredictions, TagClassifier
+    from classifier.model.estimator import AxisPredictions, TagClassifier
 
 CHUNK = 4096
 

@@ -4,7 +4,7 @@ One softmax per axis makes the tags of an axis exclusive by construction: every 
 exactly one. Each head is one or two linear models (``head="svc"``, ``"lr"`` or ``"svc+lr"``)
 whose scores are turned into probabilities by temperature scaling fitted on out-of-fold scores;
 ``svc+lr`` averages the two calibrated distributions. The same out-of-fold probabilities choose a
-confidence threshold per tag for the target precision (``classifier.thresholds``).
+confidence threshold per tag for the target precision (``classifier.model.thresholds``).
 
 Out-of-fold predictions reuse the features fitted on all texts (unsupervised: vocabulary and
 idf only); only the heads are refitted per fold, which keeps training on 10k messages to seconds.
@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from classifier.features import TextFeatures
-from classifier.heads import fit_axis_heads, labels_frame
-from classifier.suggestion import Alternative, AxisSuggestion, Suggestion
+from classifier.model.features import TextFeatures
+from classifier.model.heads import fit_axis_heads, labels_frame
+from classifier.model.suggestion import Alternative, AxisSuggestion, Suggestion
 
 if TYPE_CHECKING:
     import numpy as np
@@ -172,8 +172,8 @@ mask_emails, mask_numbers
         self._check_suggestable()
         self.thresholds_ = {}
         self.cv_report_ = {}
-        from classifier.evaluate import axis_report
-        from classifier.thresholds import choose_thresholds
+        from classifier.model.metrics import axis_report
+        from classifier.model.thresholds import choose_thresholds
 
         for axis, result in fitted.items():
             head = self.heads_[axis]

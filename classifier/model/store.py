@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from classifier.errors import ModelError
 
 if TYPE_CHECKING:
-    from classifier.model import TagClassifier
+    from classifier.model.estimator import TagClassifier
     from classifier.taxonomy import Taxonomy
 
 FORMAT_VERSION = 1
@@ -41,8 +41,9 @@ def never_suggest(taxonomy: Taxonomy) -> dict[str, list[str]]:
 
 def default_model_path() -> Path:
     """The shipped model: inside the installed package, or ``models/default`` in the source tree."""
-    packaged = Path(__file__).parent / "_data" / "models" / "default"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "models" / "default"
+    package = Path(__file__).parent.parent
+    packaged = package / "_data" / "models" / "default"
+    return packaged if packaged.is_dir() else package.parent / "models" / "default"
 
 
 def versions() -> dict[str, str]:
@@ -123,7 +124,7 @@ def save_model(
     }
     write_atomic(directory / MODEL_FILE, payload)
     write_atomic(directory / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-    from classifier.card import model_card
+    from classifier.model.card import model_card
 
     write_atomic(directory / CARD_FILE, model_card(meta))
     return meta
@@ -193,7 +194,7 @@ def load_model(directory: str | Path, taxonomy: Taxonomy) -> TagClassifier:
         model = joblib.load(io.BytesIO(payload))
     except Exception as error:  # a verified file that still fails: wrong library versions
         raise ModelError(f"{path}: cannot be loaded ({type(error).__name__}: {error})") from None
-    from classifier.model import TagClassifier
+    from classifier.model.estimator import TagClassifier
 
     if not isinstance(model, TagClassifier):
         raise ModelError(f"{path}: holds a {type(model).__name__}, not a feedtag model")

@@ -7,13 +7,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from classifier.corpus import timestamps
-from classifier.export import REVIEW
+from classifier.export.layout import REVIEW
 from classifier.output import escape_markdown, markdown_table
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from classifier.export import Export
+    from classifier.export.layout import Export
 
 WEEK_DAYS = 7
 TEXT_LIMIT = 300  # characters of a message shown in a digest; the CSV has the whole text

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from classifier.text import normalise, spacy_tokens
+from classifier.model.text import normalise, spacy_tokens
 
 if TYPE_CHECKING:
     import numpy as np

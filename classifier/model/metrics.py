@@ -1,5 +1,5 @@
-"""How far to trust the classifier: accuracy, per-tag precision and recall, confusions,
-calibration and the coverage/accuracy trade-off, per axis.
+"""Scoring arrays of predictions: accuracy, per-tag precision and recall, confusions,
+calibration error and the coverage/accuracy trade-off, per axis.
 
 ``axis_report`` works on plain arrays, so the cross-validated report written at training time
 and ``evaluate`` on a labelled corpus have one shape (the JSON of ``feedtag evaluate``).
@@ -8,29 +8,14 @@ and ``evaluate`` on a labelled corpus have one shape (the JSON of ``feedtag eval
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from classifier.corpus import Corpus
-    from classifier.model import TagClassifier
-
 SWEEP = tuple(round(0.5 + 0.05 * i, 2) for i in range(10))  # 0.5 ... 0.95
 TOP_CONFUSIONS = 10
 ECE_BINS = 15
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """The evaluation of a model on labelled messages (``to_dict`` is the JSON output)."""
-
-    rows: int
-    axes: dict[str, dict[str, Any]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "axes": self.axes}
 
 
 def axis_report(
@@ -133,37 +118,6 @@ def accuracy_at_coverage(confidence: np.ndarray, correct: np.ndarray, coverage: 
     keep = max(1, round(coverage * confidence.size))
     order = np.argsort(-confidence, kind="stable")[:keep]
     return float(correct[order].mean())
-
-
-def evaluate(model: TagClassifier, texts: Sequence[str], labels: Any) -> Evaluation:
-    """Evaluate ``model`` on texts with known tags.
-
-    ``labels`` is anything ``TagClassifier.fit`` takes as ``y``; per axis, only messages with
-    exactly one tag on that axis count. Axes the labels lack are skipped.
-    """
-    from classifier.heads import labels_frame
-
-    texts = list(texts)
-    frame = labels_frame(labels, len(texts))
-    predicted = model.predict_axes(texts, top=1)
-    axes = {}
-    for axis, p in predicted.items():
-        if axis not in frame.columns:
-            continue
-        known = frame[axis].notna().to_numpy()
-        axes[axis] = axis_report(
-            frame[axis].to_numpy()[known], p.tags[known], p.confidence[known], p.auto[known]
-        )
-    return Evaluation(rows=len(texts), axes=axes)
-
-
-def evaluate_corpus(model: TagClassifier, corpus: Corpus) -> Evaluation:
-    """``evaluate`` on a loaded corpus: messages and their one tag per axis (retired tags
-    count under their successor, as the model was trained)."""
-    from classifier.training import corpus_labels
-
-    texts, labels, _ = corpus_labels(corpus)
-    return evaluate(model, texts, labels)
 
 
 def _r(value: float) -> float:

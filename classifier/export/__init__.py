@@ -1,0 +1,1 @@
+"""Feedback by team for product teams: one file per tag, digests, and the index."""
