@@ -32,8 +32,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "created_at": ("created_at", "created", "timestamp", "date"),
     "agent": ("agent", "tagged_by", "assignee"),
     "user_id": ("user_id", "customer_id", "user"),
+    # Where a message came from (a help desk, an app store, a dataset): training holds out
+    # whole groups to choose confidence thresholds that hold on a source it has not seen.
+    "group": ("source", "group"),
 }
-OPTIONAL = ("conversation_id", "created_at", "agent", "user_id")
+OPTIONAL = ("conversation_id", "created_at", "agent", "user_id", "group")
 SEPARATORS = re.compile(r"\s*[;|,]\s*")
 ASCII_NOISE = (string.punctuation + string.whitespace).encode()
 
@@ -149,6 +152,7 @@ class Columns:
     created_at: str | None = None
     agent: str | None = None
     user_id: str | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,7 +171,7 @@ class Corpus:
         The source column found for each role, after detection.
     messages : pandas.DataFrame
         One row per message: ``row`` (1-based data row), ``id``, ``text`` and whichever of
-        ``conversation_id``, ``created_at``, ``agent``, ``user_id`` the file has.
+        ``conversation_id``, ``created_at``, ``agent``, ``user_id``, ``group`` the file has.
     tags : pandas.DataFrame
         One row per raw tag: ``message`` (position in ``messages``), ``column``, ``raw``,
         ``axis``, ``tag``, ``how``. Unknown tags have no axis and no tag.
@@ -323,7 +327,10 @@ def _detect(name: str, frame: pd.DataFrame, wanted: Columns, taxonomy: Taxonomy)
     tags = find("tags", wanted.tags, "--tags-column")
     if wanted.tags is None and axes:
         tags = None  # per-axis columns win over a stray 'tags' column unless asked for
-    optional = {role: find(role, getattr(wanted, role), f"--{role}") for role in OPTIONAL}
+    options = {"group": "--group-column"}
+    optional = {
+        role: find(role, getattr(wanted, role), options.get(role, f"--{role}")) for role in OPTIONAL
+    }
     return replace(
         wanted,
         id=find("id", wanted.id, "--id-column"),

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
@@ -24,7 +25,6 @@ from classifier.model.heads import fit_axis_heads, labels_frame
 from classifier.model.suggestion import Alternative, AxisSuggestion, Suggestion
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
 Progress = Callable[[int, int], None]
@@ -97,7 +97,12 @@ mask_emails, mask_numbers
         Per axis: ``classes`` (tag ids), the linear members and their temperatures.
     thresholds_ : dict of str to dict of str to float or None
     cv_report_ : dict of str to dict
-        Out-of-fold metrics per axis (``classifier.evaluate.axis_report``).
+        Out-of-fold metrics per axis (``classifier.model.metrics.axis_report``); with group
+        folds also ``random_folds`` and ``by_group``.
+    calibration_ : dict of str to dict
+        Per axis, where its temperature and thresholds come from: ``kind`` "training" (with
+        ``folds`` "groups" or "random" and the ``groups``) or "team" (``classifier.model.
+        calibration``: ``messages``, ``source``, ``at``).
     n_rows_ : dict of str to int
         Rows that trained each axis (rows without exactly one tag on it are left out).
     """
@@ -144,7 +149,14 @@ mask_emails, mask_numbers
         self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ fitting
-    def fit(self, X: Sequence[str], y: Any, *, progress: Progress | None = None) -> TagClassifier:
+    def fit(
+        self,
+        X: Sequence[str],
+        y: Any,
+        *,
+        groups: Sequence[Any] | None = None,
+        progress: Progress | None = None,
+    ) -> TagClassifier:
         """Fit features and one head per axis.
 
         Parameters
@@ -155,38 +167,82 @@ mask_emails, mask_numbers
             One column per axis holding a tag id per message; ``None``/NaN/empty (or a tuple
             of several tags) leaves that message out of that axis only. A 1-D ``y`` is one
             axis named ``label``.
+        groups : sequence, optional
+            The source of each message. An axis labelled by at least three sources takes its
+            temperature, thresholds and report from folds that hold out whole sources, so
+            ``auto`` means what it will on a source the model has not seen; the report then
+            also gives the random-fold figures and the figures per source.
         progress : callable, optional
-            Called as ``progress(done, total)`` after each of the (folds + 1) x axes fits.
+            Called as ``progress(done, total)`` after each fit of each fold and axis.
         """
-        import numpy as np
-
         self._check_params()
         texts = list(X)
         frame = labels_frame(y, len(texts))
+        names = None if groups is None else _group_names(groups, len(texts))
         self.features_ = TextFeatures(**{p: getattr(self, p) for p in FEATURE_PARAMS})
         matrix = self.features_.fit_transform(texts)
-        fitted = fit_axis_heads(matrix, frame, self._head_options(), final=True, progress=progress)
+        options = self._head_options()
+        fitted = fit_axis_heads(matrix, frame, options, final=True, progress=progress, groups=names)
         self.axes_ = list(frame.columns)
         self.heads_ = {axis: result.head for axis, result in fitted.items()}
         self.n_rows_ = {axis: int(result.rows.size) for axis, result in fitted.items()}
         self._check_suggestable()
-        self.thresholds_ = {}
-        self.cv_report_ = {}
+        held_out = [axis for axis, result in fitted.items() if result.folds == "groups"]
+        random = {}
+        if held_out:  # the random-fold figures beside them, for the report only
+            random = fit_axis_heads(
+                matrix, frame[held_out], options, final=False, progress=progress
+            )
+        self.thresholds_, self.cv_report_ = {}, {}
+        for axis, result in fitted.items():
+            self.thresholds_[axis], self.cv_report_[axis] = self._calibrated(axis, result)
+            if axis in random:
+                _, report = self._calibrated(axis, random[axis])
+                self.cv_report_[axis]["random_folds"] = _summary(report)
+                self.cv_report_[axis]["by_group"] = self._by_group(axis, result, names)
+        sources = sorted(set(names.tolist())) if names is not None else []
+        self.calibration_ = {
+            axis: {"kind": "training", "folds": result.folds, "groups": sources}
+            for axis, result in fitted.items()
+        }
+        return self
+
+    def _calibrated(self, axis: str, result: Any) -> tuple[dict[str, float | None], dict]:
+        """Thresholds chosen on an axis's out-of-fold predictions, and the report they give."""
         from classifier.model.metrics import axis_report
         from classifier.model.thresholds import choose_thresholds
 
-        for axis, result in fitted.items():
-            head = self.heads_[axis]
-            proba = self._masked(axis, result.oof_proba)
-            pred = proba.argmax(axis=1)
-            conf = proba[np.arange(len(pred)), pred] if len(pred) else proba[:, 0]
-            self.thresholds_[axis] = choose_thresholds(
-                head.classes, result.codes, pred, conf, self.target_precision, self.min_support
-            )
-            tags = head.classes[pred]
-            auto = self._auto(axis, tags, conf)
-            self.cv_report_[axis] = axis_report(head.classes[result.codes], tags, conf, auto)
-        return self
+        classes = self.heads_[axis].classes
+        pred, conf = self._top(axis, result.oof_proba)
+        tags = classes[pred]
+        thresholds = choose_thresholds(
+            classes, result.codes, pred, conf, self.target_precision, self.min_support
+        )
+        auto = conf >= _threshold_array(thresholds, tags)
+        report = axis_report(classes[result.codes], tags, conf, auto)
+        report["folds"] = result.folds
+        return thresholds, report
+
+    def _by_group(self, axis: str, result: Any, names: np.ndarray) -> dict[str, dict]:
+        """Held-out figures of each source at the chosen thresholds."""
+        from classifier.model.metrics import axis_report
+
+        classes = self.heads_[axis].classes
+        pred, conf = self._top(axis, result.oof_proba)
+        tags, truth = classes[pred], classes[result.codes]
+        auto = self._auto(axis, tags, conf)
+        of_rows = names[result.rows]
+        return {
+            str(group): _summary(axis_report(truth[mine], tags[mine], conf[mine], auto[mine]))
+            for group in sorted(set(of_rows.tolist()))
+            for mine in [of_rows == group]
+        }
+
+    def _top(self, axis: str, proba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The best suggestable class index of each row and its confidence."""
+        masked = self._masked(axis, proba)
+        pred = masked.argmax(axis=1)
+        return pred, masked[np.arange(len(pred)), pred] if len(pred) else masked[:, 0]
 
     def _head_options(self) -> dict[str, Any]:
         return {
@@ -344,14 +400,30 @@ mask_emails, mask_numbers
         return np.where(total > 0, masked / np.where(total > 0, total, 1.0), even)
 
     def _threshold_array(self, axis: str, tags: np.ndarray) -> np.ndarray:
-        import numpy as np
-
-        table = self.thresholds_[axis]
-        lookup = {t: (np.inf if v is None else v) for t, v in table.items()}
-        return np.array([lookup.get(t, np.inf) for t in tags], dtype=float)
+        return _threshold_array(self.thresholds_[axis], tags)
 
     def _auto(self, axis: str, tags: np.ndarray, confidence: np.ndarray) -> np.ndarray:
         return confidence >= self._threshold_array(axis, tags)
+
+
+def _threshold_array(table: Mapping[str, float | None], tags: np.ndarray) -> np.ndarray:
+    lookup = {t: (np.inf if v is None else v) for t, v in table.items()}
+    return np.array([lookup.get(t, np.inf) for t in tags], dtype=float)
+
+
+def _group_names(groups: Sequence[Any], n: int) -> np.ndarray:
+    """Group names as strings; a message without one is its own group of unnamed messages."""
+    names = np.array(["" if g is None or g != g else str(g) for g in groups], dtype=object)
+    if names.size != n:
+        raise ValueError(f"{n} texts but {names.size} groups")
+    return names
+
+
+SUMMARY = ("rows", "accuracy", "macro_f1", "coverage", "accuracy_at_threshold")
+
+
+def _summary(report: dict[str, Any]) -> dict[str, Any]:
+    return {key: report[key] for key in SUMMARY}
 
 
 def _status(confidence: float, threshold: float | None) -> str:

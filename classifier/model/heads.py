@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 MEMBERS = {"svc": ("svc",), "lr": ("lr",), "svc+lr": ("svc", "lr")}
 ABSENT_SCORE = {"svc": -1.0, "lr": -10.0}  # a class missing from a fold's training rows
+MIN_GROUPS = 3  # with two, holding one out leaves a single source to learn from
+MAX_GROUP_FOLDS = 20
 
 
 @dataclass
@@ -67,6 +69,7 @@ class AxisFit:
     rows: np.ndarray
     codes: np.ndarray
     oof_proba: np.ndarray
+    folds: str = "random"  # "groups": out-of-fold scores come from folds holding out whole groups
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:
@@ -118,10 +121,15 @@ def fit_axis_heads(
     final: bool = True,
     progress: Callable[[int, int], None] | None = None,
     exclude: dict[str, np.ndarray] | None = None,
+    groups: np.ndarray | None = None,
 ) -> dict[str, AxisFit]:
     """Cross-validate and (with ``final``) fit every axis's head on its labelled rows.
 
     ``options``: ``head``, ``C``, ``lr_C``, ``folds``, ``random_state``, ``n_jobs``.
+    ``groups``: one group name per message (its source). An axis whose labelled rows come from
+    at least ``MIN_GROUPS`` groups is cross-validated on folds that hold out whole groups
+    (``group_splits``), so its out-of-fold scores say how the head does on an unseen source;
+    ``AxisFit.folds`` says which folds an axis got.
     ``exclude``: per axis, a boolean mask over that axis's labelled rows (in ``AxisFit.rows``
     order) of rows to keep out of every fit and of the temperature, yet still score out of
     fold: the second pass of the model-assisted audit leaves its surest label issues out.
@@ -130,7 +138,7 @@ def fit_axis_heads(
     from joblib import Parallel, delayed
 
     kinds = MEMBERS[options["head"]]
-    plans, jobs = {}, []
+    plans, jobs, kinds_of_folds = {}, [], {}
     for axis in labels.columns:
         column = labels[axis].to_numpy()
         rows = np.flatnonzero(np.array([v is not None for v in column], dtype=bool))
@@ -141,7 +149,10 @@ def fit_axis_heads(
         if classes.size < 2:
             continue
         kept = _kept(exclude, axis, rows.size)
-        for fold, (train, test) in enumerate(_splits(codes, options)):
+        axis_groups = None if groups is None else groups[rows]
+        splits = _splits(codes, options, axis_groups)
+        kinds_of_folds[axis] = "groups" if _enough_groups(axis_groups) else "random"
+        for fold, (train, test) in enumerate(splits):
             train = train[kept[train]]
             jobs += [(axis, fold, kind, rows[train], codes[train], test) for kind in kinds]
         if final:
@@ -168,7 +179,7 @@ def fit_axis_heads(
         if classes.size < 2:
             head = Head(classes.astype(object), []) if final else None
             fitted[axis] = AxisFit(
-                head, classes.astype(object), rows, codes, np.ones((rows.size, 1))
+                head, classes.astype(object), rows, codes, np.ones((rows.size, 1)), "random"
             )
             continue
         members, oof = [], {}
@@ -188,7 +199,9 @@ def fit_axis_heads(
                 members.append(member)
         proba = sum(oof.values()) / len(kinds)
         head = Head(classes.astype(object), members) if final else None
-        fitted[axis] = AxisFit(head, classes.astype(object), rows, codes, proba)
+        fitted[axis] = AxisFit(
+            head, classes.astype(object), rows, codes, proba, kinds_of_folds[axis]
+        )
     return fitted
 
 
@@ -205,12 +218,22 @@ def _kept(exclude: dict[str, np.ndarray] | None, axis: str, n: int) -> np.ndarra
     return ~np.asarray(exclude[axis], dtype=bool)
 
 
-def _splits(codes: np.ndarray, options: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Stratified folds where the classes allow it, plain shuffled folds otherwise."""
+def _enough_groups(groups: np.ndarray | None) -> bool:
+    return groups is not None and len(set(groups.tolist())) >= MIN_GROUPS
+
+
+def _splits(
+    codes: np.ndarray, options: dict[str, Any], groups: np.ndarray | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Group folds where there are enough groups; else stratified folds where the classes
+    allow it, plain shuffled folds otherwise."""
     import warnings
 
     import numpy as np
     from sklearn.model_selection import KFold, StratifiedKFold
+
+    if _enough_groups(groups):
+        return group_splits(groups, int(options["folds"]))
 
     folds = min(int(options["folds"]), codes.size)
     seed = options["random_state"]
@@ -221,6 +244,18 @@ def _splits(codes: np.ndarray, options: dict[str, Any]) -> list[tuple[np.ndarray
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The least populated class")
         return list(splitter.split(np.zeros(codes.size), codes))
+
+
+def group_splits(groups: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Folds that each hold out whole groups: one per group (leave-one-group-out) up to
+    ``MAX_GROUP_FOLDS`` groups, ``folds`` balanced folds (``GroupKFold``) past that."""
+    import numpy as np
+    from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
+
+    names = np.asarray([str(g) for g in groups], dtype=object)
+    n_groups = len(set(names.tolist()))
+    splitter: Any = LeaveOneGroupOut() if n_groups <= MAX_GROUP_FOLDS else GroupKFold(folds)
+    return list(splitter.split(np.zeros(names.size), groups=names))
 
 
 def fit_member(kind: str, X: sp.csr_matrix, codes: np.ndarray, k: int, options: dict) -> Member:

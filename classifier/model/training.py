@@ -120,8 +120,15 @@ def train_model(
         never_suggest=never_suggest(corpus.taxonomy),
         **params,
     )
-    model.fit(texts, labels, progress=progress)
+    model.fit(texts, labels, groups=corpus_groups(corpus), progress=progress)
     return model, texts, labels, left_out
+
+
+def corpus_groups(corpus: Corpus) -> list[str] | None:
+    """The group (source) of each message, when the corpus has a group column."""
+    if "group" not in corpus.messages.columns:
+        return None
+    return corpus.messages["group"].fillna("").astype(str).tolist()
 
 
 def train(corpus: Corpus, out: str | Path, **options: Any) -> TrainResult:
@@ -140,6 +147,7 @@ def train(corpus: Corpus, out: str | Path, **options: Any) -> TrainResult:
         "data_sha256": data_sha256(texts, labels),
         "left_out": left_out,
         "decisions": Path(decisions).name if decisions is not None else None,
+        "group_column": corpus.columns.group,
     }
     meta = save_model(model, out, corpus.taxonomy, training=training)
     return TrainResult(model, Path(out), meta, left_out)
