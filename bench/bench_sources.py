@@ -62,22 +62,27 @@ def main() -> None:
     parser.add_argument("--calibrate-source", nargs="*", default=[])
     parser.add_argument("--calibrate-n", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--params", default="{}", help="TagClassifier parameters, JSON")
+    parser.add_argument("--calibrations", nargs="*", default=["random", "groups"])
     args = parser.parse_args()
 
     print(machine())
     taxonomy = load_taxonomy(ROOT / "taxonomy.yaml")
     frame = pd.read_csv(args.corpus, dtype=str, keep_default_na=False)
     frame = frame[frame[args.axis] != ""]
-    params = {"never_suggest": never_suggest(taxonomy), "n_jobs": -1}
+    import json
+
+    params = {"never_suggest": never_suggest(taxonomy), "n_jobs": -1, **json.loads(args.params)}
+    print(f"parameters: {args.params}")
     axis = args.axis
     sources = [s for s in sorted(frame["source"].unique()) if s not in args.skip]
     print(f"{args.corpus.name}: {len(frame)} messages with a {axis}; held out in turn: {sources}")
     print("calibration | source | n | accuracy | auto share (n) | auto accuracy")
-    pooled = {"random": [], "groups": []}
+    pooled = {folds: [] for folds in args.calibrations}
     for source in sources:
         train, test = frame[frame["source"] != source], frame[frame["source"] == source]
         started = time.perf_counter()
-        for folds in ("random", "groups"):
+        for folds in args.calibrations:
             model = TagClassifier(**params)
             groups = train["source"].tolist() if folds == "groups" else None
             model.fit(train["text"].tolist(), train[[axis]], groups=groups)

@@ -57,9 +57,10 @@ def test_train_writes_the_model_directory_and_reports(trained):
     _, _, model, result = trained
     assert result.exit_code == 0, result.output
     assert {p.name for p in model.iterdir()} >= {"model.joblib", "meta.json", "card.md"}
-    assert "cross-validated report" in result.stdout
+    assert "out-of-fold report" in result.stdout
     team_line = next(line for line in result.stdout.splitlines() if "│ team" in line)
-    assert "158" in team_line and "2 missing" in team_line
+    cells = [cell.strip() for cell in team_line.split("│")]
+    assert cells[3:6] == ["158", "2", "0"]  # rows, missing, multiple
     assert "wrote" in result.stderr
 
 

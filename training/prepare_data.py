@@ -65,6 +65,20 @@ MAPPING: dict[str, dict[str, tuple[str, str, int]]] = {
         "extra_charge_on_statement": ("", "pricing-question", 25),
         "passcode_forgotten": ("", "user-issue", 40),
     },
+    "minibar": {
+        # Human labels of Mini-BAR (PROVENANCE.md of minibar-health-app-reviews): a review with
+        # only problem_report is a bug report, and only "irrelevant" from a 4-5 star reviewer
+        # (at least 4 words: "Good app" says little) praise: a blind hand-labelled sample
+        # agreed on 88% and 99% of rows (training/data/labelled/README.md). feature_request
+        # agreed on only 69% (a third are churn over permissions, "where did X go", bugs), so
+        # only its hand-labelled rows are used. Hand labels override every mapping.
+        "problem_report": ("", "bug-report", 400),
+        "irrelevant (4-5 stars)": ("", "positive-feedback", 450),
+    },
+    "vanvliet": {
+        "Stability": ("", "bug-report", 120),
+        "feature": ("", "feature-request", 100),
+    },
     "bitext": {
         # Team from Bitext's own category (ACCOUNT, PAYMENT, INVOICES, CANCELLATION_FEE).
         "delete_account": ("billing", "churn-feedback", 50),
@@ -78,6 +92,15 @@ MAPPING: dict[str, dict[str, tuple[str, str, int]]] = {
     },
 }
 URR_APP_CAP = 60
+HAND_CAP = 10_000  # every hand-labelled row is taken (unless it repeats one already taken)
+LABELLED = ROOT / "training" / "data" / "labelled"
+DATASETS = {  # source name in train.csv -> folder under --public (and labelled/<folder>.csv)
+    "urr": "urr-app-reviews",
+    "minibar": "minibar-health-app-reviews",
+    "vanvliet": "vanvliet-app-review-sentences",
+    "banking77": "banking77",
+    "bitext": "bitext-customer-support",
+}
 # URR reviews labelled PERFORMANCE whose text says the whole app is slow or hangs (read one by
 # one); every other PERFORMANCE, BATTERY or MEMORY review is about one function or praises a
 # light app, and is left out (or counts as a bug report when it also carries ERROR).
@@ -195,7 +218,38 @@ def load_urr(public: Path) -> pd.DataFrame:
         "PERFORMANCE (whole app slow)",
         np.where(labels.map(lambda ls: "ERROR" in ls), "ERROR", ""),
     )
-    return frame[frame["label"] != ""][["id", "text", "label", "app"]]
+    return frame[["id", "text", "label", "app"]]
+
+
+def load_minibar(public: Path) -> pd.DataFrame:
+    folder = public / "minibar-health-app-reviews"
+    frame = pd.read_csv(folder / "data.csv", dtype=str, keep_default_na=False)
+    praise = (
+        (frame["label"] == "irrelevant")
+        & (frame["score"].astype(int) >= 4)
+        & (frame["text"].str.split().str.len() >= 4)
+    )
+    frame["label"] = np.where(praise, "irrelevant (4-5 stars)", frame["label"])
+    return frame[["id", "text", "label", "app"]]
+
+
+def load_vanvliet(public: Path) -> pd.DataFrame:
+    folder = public / "vanvliet-app-review-sentences"
+    frame = pd.read_csv(folder / "data.csv", dtype=str, keep_default_na=False)
+    return frame[["id", "text", "label"]]
+
+
+def hand_labelled(source: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows a person read and labelled (training/data/labelled/, LABELLING_GUIDE.md) take that
+    topic instead of the dataset's own label's mapping; every other row keeps its label."""
+    path = LABELLED / f"{DATASETS[source]}.csv"
+    if not path.exists():
+        return frame
+    labels = pd.read_csv(path, dtype=str, keep_default_na=False).drop_duplicates("id", keep="last")
+    topic = frame["id"].map(dict(zip(labels["id"], labels["topic"], strict=True)))
+    frame = frame.copy()
+    frame["label"] = np.where(topic.notna(), "hand:" + topic.fillna(""), frame["label"])
+    return frame
 
 
 def load_banking77(public: Path) -> pd.DataFrame:
@@ -222,7 +276,13 @@ def sample_public(source: str, frame: pd.DataFrame, reference: pd.Series) -> pd.
     included, and the public rows taken so far): nothing near-identical to one (cosine, or one
     text inside the other) is taken.
     """
-    mapping = MAPPING[source]
+    frame = hand_labelled(source, frame)
+    hand = {
+        label: ("", label.removeprefix("hand:"), HAND_CAP)
+        for label in frame["label"].unique()
+        if label.startswith("hand:")
+    }
+    mapping = {**MAPPING[source], **hand}
     frame = frame[frame["label"].isin(mapping)].copy()
     frame["text"] = frame["text"].str.strip()
     frame = frame[frame["text"] != ""]
@@ -253,7 +313,7 @@ def sample_public(source: str, frame: pd.DataFrame, reference: pd.Series) -> pd.
             if chosen and (pool[i] @ pool[chosen].T).max() >= NEAR:
                 near_same += 1
                 continue
-            if source == "urr":
+            if source == "urr" and not frame.at[i, "label"].startswith("hand:"):
                 app = frame.at[i, "app"]
                 if per_app.get(app, 0) >= URR_APP_CAP:
                     continue
@@ -322,7 +382,14 @@ def main() -> None:
     print(f"held-out: {len(heldout)} messages -> {HELDOUT_CSV.relative_to(ROOT)}")
 
     public: list[pd.DataFrame] = []
-    for source, load in (("urr", load_urr), ("banking77", load_banking77), ("bitext", load_bitext)):
+    loaders = (
+        ("urr", load_urr),
+        ("minibar", load_minibar),
+        ("vanvliet", load_vanvliet),
+        ("banking77", load_banking77),
+        ("bitext", load_bitext),
+    )
+    for source, load in loaders:
         reference = pd.concat([kept["text"], *(frame["text"] for frame in public)])
         public.append(sample_public(source, load(args.public), reference))
     train = pd.concat([train_written, *public], ignore_index=True)

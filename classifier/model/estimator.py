@@ -71,6 +71,9 @@ mask_emails, mask_numbers
         or the average of both calibrated distributions.
     C : float
         Inverse regularisation of ``LinearSVC``.
+    class_weight : {None, "balanced"}
+        ``"balanced"`` weighs each tag's messages by the inverse of its frequency, so a tag
+        that dominates the training data (bug reports in app reviews) does not win by prior.
     lr_C : float
         Inverse regularisation of ``LogisticRegression``.
     folds : int
@@ -122,6 +125,7 @@ mask_emails, mask_numbers
         head: str = "svc",
         C: float = 1.0,
         lr_C: float = 30.0,
+        class_weight: str | None = None,
         folds: int = 5,
         target_precision: float = 0.9,
         min_support: int = 5,
@@ -141,6 +145,7 @@ mask_emails, mask_numbers
         self.head = head
         self.C = C
         self.lr_C = lr_C
+        self.class_weight = class_weight
         self.folds = folds
         self.target_precision = target_precision
         self.min_support = min_support
@@ -249,6 +254,7 @@ mask_emails, mask_numbers
             "head": self.head,
             "C": self.C,
             "lr_C": self.lr_C,
+            "class_weight": self.class_weight,
             "folds": self.folds,
             "random_state": self.random_state,
             "n_jobs": self.n_jobs,

@@ -125,7 +125,8 @@ def fit_axis_heads(
 ) -> dict[str, AxisFit]:
     """Cross-validate and (with ``final``) fit every axis's head on its labelled rows.
 
-    ``options``: ``head``, ``C``, ``lr_C``, ``folds``, ``random_state``, ``n_jobs``.
+    ``options``: ``head``, ``C``, ``lr_C``, ``class_weight``, ``folds``, ``random_state``,
+    ``n_jobs``.
     ``groups``: one group name per message (its source). An axis whose labelled rows come from
     at least ``MIN_GROUPS`` groups is cross-validated on folds that hold out whole groups
     (``group_splits``), so its out-of-fold scores say how the head does on an unseen source;
@@ -274,11 +275,17 @@ def fit_member(kind: str, X: sp.csr_matrix, codes: np.ndarray, k: int, options: 
     if kind == "svc":
         from sklearn.svm import LinearSVC
 
-        model: Any = LinearSVC(C=options["C"], random_state=options["random_state"])
+        model: Any = LinearSVC(
+            C=options["C"],
+            random_state=options["random_state"],
+            class_weight=options.get("class_weight"),
+        )
     else:
         from sklearn.linear_model import LogisticRegression
 
-        model = LogisticRegression(C=options["lr_C"], max_iter=1000)
+        model = LogisticRegression(
+            C=options["lr_C"], max_iter=1000, class_weight=options.get("class_weight")
+        )
     model.fit(X, codes)
     coef, intercept = model.coef_, model.intercept_
     if coef.shape[0] == 1:  # binary: one score for the second class, 0 for the first

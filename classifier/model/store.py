@@ -72,6 +72,7 @@ def save_model(
     taxonomy: Taxonomy,
     *,
     training: dict[str, Any] | None = None,
+    team_calibration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write ``model.joblib``, ``meta.json`` and ``card.md`` into ``directory`` (atomically each).
 
@@ -86,6 +87,9 @@ def save_model(
     training : dict, optional
         What to record about the training data: ``rows``, ``data_sha256``, ``source``,
         ``left_out`` ...
+    team_calibration : dict, optional
+        The report of ``classifier.model.calibration.calibrate`` when the model was
+        calibrated on a team's own data (shown in the card).
 
     Returns
     -------
@@ -119,6 +123,8 @@ def save_model(
         "params": _jsonable(model.get_params()),
         "metrics": {"cross_validated": model.cv_report_},
         "thresholds": model.thresholds_,
+        "calibration": getattr(model, "calibration_", None) or {},
+        "team_calibration": team_calibration or {},
         "target_precision": model.target_precision,
         "model_sha256": hashlib.sha256(payload).hexdigest(),
     }

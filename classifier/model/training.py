@@ -151,3 +151,51 @@ def train(corpus: Corpus, out: str | Path, **options: Any) -> TrainResult:
     }
     meta = save_model(model, out, corpus.taxonomy, training=training)
     return TrainResult(model, Path(out), meta, left_out)
+
+
+@dataclass(frozen=True)
+class CalibrateResult:
+    """A calibrated model directory and the before/after figures per calibrated axis."""
+
+    directory: Path
+    meta: dict[str, Any]
+    report: dict[str, dict[str, Any]]
+
+
+def calibrate_directory(
+    corpus: Corpus,
+    model_dir: str | Path,
+    out: str | Path,
+    *,
+    decisions: str | Path | None = None,
+    folds: int = 5,
+    seed: int = 0,
+) -> CalibrateResult:
+    """Calibrate the model in ``model_dir`` on a labelled corpus (or review decisions on it)
+    and write the calibrated model to ``out``; the weights are not refitted.
+
+    Raises
+    ------
+    UsageError
+        When ``out`` is the model directory itself.
+    CorpusError
+        See :func:`classifier.model.calibration.calibrate`.
+    """
+    from classifier.errors import UsageError
+    from classifier.model.calibration import calibrate
+    from classifier.model.store import load_model, read_meta, save_model
+
+    model_dir, out = Path(model_dir), Path(out)
+    if out.resolve() == model_dir.resolve():
+        raise UsageError(
+            f"--out {out}: that is the model being calibrated; write to a new directory"
+        )
+    model = load_model(model_dir, corpus.taxonomy)
+    training = read_meta(model_dir).get("training", {})
+    texts, labels, _ = corpus_labels(corpus, decisions)
+    source = Path(decisions).name if decisions is not None else Path(corpus.path).name
+    result = calibrate(model, texts, labels, folds=folds, seed=seed, source=source)
+    meta = save_model(
+        result.model, out, corpus.taxonomy, training=training, team_calibration=result.report
+    )
+    return CalibrateResult(out, meta, result.report)

@@ -166,6 +166,11 @@ class ReviewScreen(Screen[None]):
                 ("feedtag review", "bold"),
                 f"  message {shown} of {total}  ·  {decided} decided  ·  "
                 f"acceptance {rate_text}  ·  agent {session.agent}",
+                *(
+                    [("\ncalibration: " + session.calibration, "dim")]
+                    if session.calibration
+                    else []
+                ),
             )
         )
         item = session.current

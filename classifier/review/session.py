@@ -109,6 +109,9 @@ class ReviewSession:
         ``only="suspect"`` and ``"review"``, once for all messages, to choose them).
     agent, model_version : str
         Recorded with every decision.
+    calibration : str, optional
+        Where the model's confidence comes from (``classifier.model.calibration.describe``),
+        shown to the agent.
     only : str
         ``incomplete`` (not exactly one tag on every axis), ``all``, ``suspect`` (the model
         confidently disagrees with a tag the file has), ``review`` (the model is unsure).
@@ -124,6 +127,7 @@ class ReviewSession:
         model_version: str | None = None,
         only: Only = "incomplete",
         batch_size: int = 32,
+        calibration: str | None = None,
     ):
         if only not in ONLY:
             raise UsageError(f"--only {only}: use one of {', '.join(ONLY)}")
@@ -131,6 +135,7 @@ class ReviewSession:
             raise UsageError("no agent name: pass --agent NAME")
         self.corpus, self.store, self.suggest = corpus, store, suggest
         self.agent, self.model_version, self.batch_size = agent, model_version, batch_size
+        self.calibration = calibration
         self.axes = list(corpus.taxonomy.axes)
         self._current = {axis: corpus.axis_tags(axis) for axis in self.axes}
         self._suggestions: dict[int, dict[str, Suggestion | None]] = {}
