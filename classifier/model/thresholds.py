@@ -54,3 +54,44 @@ def choose_thresholds(
         ok = np.flatnonzero(last_of_tie & (precision >= target) & (support >= min_support))
         thresholds[str(tag)] = float(conf[ok[-1]]) if ok.size else None
     return thresholds
+
+
+def thresholds_every_group(
+    classes: np.ndarray,
+    truth: np.ndarray,
+    predicted: np.ndarray,
+    confidence: np.ndarray,
+    groups: np.ndarray,
+    target: float = 0.9,
+    min_support: int = 5,
+) -> dict[str, float | None]:
+    """Thresholds that reach ``target`` within every group, not only pooled over them.
+
+    On out-of-fold predictions that hold out whole groups (sources), a pooled threshold can
+    average a source where a tag is easy with one where it is not; a new source may be like
+    either. Per tag, each group with at least ``min_support`` suggestions of it chooses its own
+    threshold, and the tag takes the highest (``None`` when one of them never reaches the
+    target). A tag no group suggests that often keeps the pooled threshold.
+    """
+    import numpy as np
+
+    pooled = choose_thresholds(classes, truth, predicted, confidence, target, min_support)
+    strictest: dict[str, list[float | None]] = {str(tag): [] for tag in classes}
+    for group in np.unique(groups):
+        mine = groups == group
+        counts = np.bincount(predicted[mine], minlength=len(classes))
+        chosen = choose_thresholds(
+            classes, truth[mine], predicted[mine], confidence[mine], target, min_support
+        )
+        for index, tag in enumerate(classes):
+            if counts[index] >= min_support:
+                strictest[str(tag)].append(chosen[str(tag)])
+    result: dict[str, float | None] = {}
+    for tag, values in strictest.items():
+        if not values:
+            result[tag] = pooled[tag]
+        elif any(v is None for v in values) or pooled[tag] is None:
+            result[tag] = None
+        else:
+            result[tag] = max(max(values), pooled[tag])  # type: ignore[type-var]
+    return result
