@@ -274,8 +274,7 @@ async def audit(request: Request) -> Response:
     try:
         report = await run_in_threadpool(work)
     except FeedtagError as error:
-        field = "checks" if "check" in str(error) else None
-        raise ApiError(422, str(error), field) from None
+        raise ApiError(422, str(error)) from None
     return JSONResponse(report)
 
 

@@ -223,6 +223,17 @@ class AuditRequest(Strict):
     def _at_most(cls, messages: list[AuditMessage], info: ValidationInfo):
         return _bounded(messages, info)
 
+    @field_validator("checks")
+    @classmethod
+    def _known_checks(cls, checks: list[str] | None) -> list[str] | None:
+        from classifier.audit.report import MODEL_CHECKS, ORDER
+
+        offered = [name for name in ORDER if name not in MODEL_CHECKS]
+        for name in checks or []:
+            if name not in offered:
+                raise ValueError(f"unknown check '{name}'; choose from: {', '.join(offered)}")
+        return checks
+
     @model_validator(mode="after")
     def _tagged(self) -> AuditRequest:
         if all(m.tags is None and not m.axes for m in self.messages):
