@@ -110,8 +110,10 @@ class ProcessServer:
         wait_until_up(self.url, process=self.process)
         return self
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> tuple[int, str]:
-        self.process.send_signal(sig)
+    def stop(self, sig: int | None = signal.SIGTERM, timeout: float = 30) -> tuple[int, str]:
+        """Signal the server (``None``: it was signalled already) and wait for it to exit."""
+        if sig is not None:
+            self.process.send_signal(sig)
         _, stderr = self.process.communicate(timeout=timeout)
         return self.process.returncode, stderr
 
