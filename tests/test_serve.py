@@ -359,7 +359,7 @@ BAD = [
     ("/v1/suggest", b'["hi"]', 422, None),
     ("/v1/suggest", {"txt": "hi"}, 422, "text"),
     ("/v1/suggest", {"text": 5}, 422, "text"),
-    ("/v1/suggest", {"text": ""}, 422, "text"),
+    ("/v1/suggest", {"text": " \n"}, 422, "text"),
     ("/v1/suggest", {"text": "hi", "top": 0}, 422, "top"),
     ("/v1/suggest", {"text": "hi", "top": "3"}, 422, "top"),
     ("/v1/suggest", {"messages": []}, 422, "messages"),

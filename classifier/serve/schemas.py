@@ -47,10 +47,21 @@ class Strict(BaseModel):
 
 
 class Message(Strict):
-    """A message to tag; ``id`` is echoed back."""
+    """A message to tag; ``id`` is echoed back.
+
+    A blank text is refused: the model still answers for one, sometimes with ``auto``
+    confidence (its priors), and an integration must not auto-tag a message nobody wrote.
+    """
 
     id: MessageId | None = None
-    text: Annotated[str, Field(min_length=1, max_length=MAX_TEXT)]
+    text: Annotated[str, Field(max_length=MAX_TEXT)]
+
+    @field_validator("text")
+    @classmethod
+    def _written(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("blank; there is nothing to suggest tags from")
+        return text
 
 
 class SuggestOne(Message):
