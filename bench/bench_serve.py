@@ -309,9 +309,12 @@ def killed(server: Server, db: Path, total: int) -> dict:
 def memory(server: Server, corpus: list[str], quick: bool) -> dict:
     total = 10_000 if quick else 100_000
 
+    def word(i: int) -> str:  # a made-up name, as real messages bring: letters, never masked
+        return "".join(chr(97 + (i * 7919 + k * 104729) % 26) for k in range(3)) + _letters(i)
+
     def body(i: int) -> bytes:
-        # distinct texts, so nothing can be served from a cache
-        return json.dumps({"id": str(i), "text": f"{corpus[i % len(corpus)]} #{i}"}).encode()
+        text = f"{corpus[i % len(corpus)]} Regards, {word(i).title()}"
+        return json.dumps({"id": str(i), "text": text}).encode()
 
     asyncio.run(hammer(server.port, 16, 1_000, 60, body))
     first = server.rss_mib()
@@ -323,6 +326,16 @@ def memory(server: Server, corpus: list[str], quick: bool) -> dict:
         f"rss_after_{total}_mib": round(last, 1),
         "growth": f"{100 * (last - first) / first:+.1f}%",
     }
+
+
+def _letters(n: int) -> str:
+    """``n`` written in base 26 with letters: a distinct word for every request."""
+    out = ""
+    while True:
+        n, digit = divmod(n, 26)
+        out += chr(97 + digit)
+        if not n:
+            return out
 
 
 def main() -> None:
