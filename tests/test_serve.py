@@ -205,6 +205,19 @@ def test_audit_answers_what_audit_format_json_prints(client, files):
     schemas.AuditOut.model_validate(answer.json())
 
 
+def test_audit_with_the_model_answers_what_audit_model_prints(client, files):
+    corpus = files["root"] / "judged.jsonl"
+    corpus.write_text("\n".join(json.dumps(m) for m in AUDITED) + "\n", encoding="utf-8")
+    printed = cli(files, "audit", corpus, "--format", "json", "--model", files["model"])
+    assert printed.exit_code == 1, printed.output
+    expected = json.loads(printed.stdout)
+    answer = client.post("/v1/audit", json={"messages": AUDITED, "model": True}).json()
+    assert answer["summary"]["model"].startswith("model tiny@")
+    assert answer["summary"]["health"] is not None
+    expected["summary"].update(source="request", model=answer["summary"]["model"])
+    assert answer == expected
+
+
 def test_audit_takes_one_tag_per_axis_and_a_choice_of_checks(client):
     messages = [
         {"text": "hi", "axes": {"team": "Web", "topic": ["praise", "bug"]}},
@@ -392,6 +405,13 @@ BAD = [
     ),
     ("/v1/audit", {"messages": [{"text": "hi", "tags": "Web"}], "checks": ["nope"]}, 422, "checks"),
     ("/v1/audit", {"messages": [{"tags": "Web"}]}, 422, "messages[0].text"),
+    (
+        "/v1/audit",
+        {"messages": [{"text": "a", "tags": "Web"}], "checks": ["suspect-tag"]},
+        422,
+        "checks",
+    ),
+    ("/v1/audit", {"messages": [{"text": "a", "tags": "Web"}], "model": "yes"}, 422, "model"),
 ]
 
 

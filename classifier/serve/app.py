@@ -269,7 +269,12 @@ async def audit(request: Request) -> Response:
     def work() -> dict:
         frame, columns = audit_frame(given.messages, service.taxonomy)
         corpus = corpus_from_frame(frame, service.taxonomy, columns, name="request")
-        return run_audit(corpus, given.checks).to_dict()
+        predictions = None
+        if given.model:
+            from classifier.audit.suspects import fitted_predictions
+
+            predictions = fitted_predictions(corpus, service.model, service.meta, service.version)
+        return run_audit(corpus, given.checks, predictions).to_dict()
 
     try:
         report = await run_in_threadpool(work)

@@ -224,29 +224,30 @@ class AuditMessage(Strict):
 
 
 class AuditRequest(Strict):
-    """``POST /v1/audit``: tagged messages, and optionally the checks to run (default all)."""
+    """``POST /v1/audit``: tagged messages, the checks to run (default all), and whether the
+    server's model judges the tags too (``suspect-tag``, ``confusable-tags`` and taxonomy
+    health, as ``audit --model DIR``)."""
 
     messages: Annotated[list[AuditMessage], Field(min_length=1)]
     checks: list[str] | None = None
+    model: bool = False
 
     @field_validator("messages")
     @classmethod
     def _at_most(cls, messages: list[AuditMessage], info: ValidationInfo):
         return _bounded(messages, info)
 
-    @field_validator("checks")
-    @classmethod
-    def _known_checks(cls, checks: list[str] | None) -> list[str] | None:
+    @model_validator(mode="after")
+    def _consistent(self) -> AuditRequest:
         from classifier.audit.report import MODEL_CHECKS, ORDER
 
-        offered = [name for name in ORDER if name not in MODEL_CHECKS]
-        for name in checks or []:
-            if name not in offered:
-                raise ValueError(f"unknown check '{name}'; choose from: {', '.join(offered)}")
-        return checks
-
-    @model_validator(mode="after")
-    def _tagged(self) -> AuditRequest:
+        for name in self.checks or []:
+            if name not in ORDER:
+                raise _field_error(
+                    "checks", f"unknown check '{name}'; choose from: {', '.join(ORDER)}"
+                )
+            if name in MODEL_CHECKS and not self.model:
+                raise _field_error("checks", f"check '{name}' needs the model: add \"model\": true")
         if all(m.tags is None and not m.axes for m in self.messages):
             raise _field_error("messages", "no message has tags or axes: nothing to audit")
         return self
