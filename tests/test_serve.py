@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from serve_fixtures import TOKEN, ThreadServer, save_tiny_model
 from typer.testing import CliRunner
 
@@ -444,3 +446,48 @@ def test_wrong_method_and_unknown_route_answer_json(client):
     assert (wrong.status_code, wrong.json()["error"]) == (405, "GET is not allowed on /v1/suggest")
     missing = client.get("/v2/nothing")
     assert (missing.status_code, missing.json()["error"]) == (404, "no route /v2/nothing")
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+FIELDS = [
+    "id",
+    "text",
+    "messages",
+    "top",
+    "message_id",
+    "axis",
+    "suggested",
+    "final",
+    "action",
+    "agent",
+    "confidence",
+    "tags",
+    "axes",
+    "checks",
+    "model",
+    "idempotency_key",
+]
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    path=st.sampled_from(["/v1/suggest", "/v1/decisions", "/v1/audit"]),
+    body=JSON | st.dictionaries(st.sampled_from(FIELDS), JSON, max_size=6),
+)
+def test_no_body_makes_the_server_answer_5xx(client, path, body):
+    answer = client.post(path, json=body)
+    assert answer.status_code < 500, answer.text
+    if answer.status_code >= 400:
+        assert set(answer.json()) == {"error", "field", "problems"}
