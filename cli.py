@@ -1055,6 +1055,66 @@ def suggest(
     _emit(suggested.to_csv() if chosen is SuggestFormat.csv else suggested.to_jsonl(), output)
 
 
+@app.command()
+@handles_errors
+def serve(
+    model: ModelOption = None,
+    taxonomy: TaxonomyOption = None,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to listen on; off loopback a token is required.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
+    db: Annotated[
+        Path,
+        typer.Option("--db", help="Decisions file, shared with review, calibrate and train."),
+    ] = Path("feedtag.decisions.sqlite"),
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Server processes; each loads the model.")
+    ] = 1,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            help="File holding the bearer token clients must send (else $FEEDTAG_TOKEN).",
+            show_default=False,
+        ),
+    ] = None,
+    max_batch: Annotated[
+        int, typer.Option("--max-batch", min=1, help="Messages one request may carry.")
+    ] = 1000,
+    max_body: Annotated[
+        int, typer.Option("--max-body", min=1024, help="Bytes one request body may have.")
+    ] = 2 * 1024 * 1024,
+    access_log: Annotated[
+        bool, typer.Option("--access-log", help="Log every request on stderr.")
+    ] = False,
+) -> None:
+    """Serve suggestions, decisions and audits over HTTP for help-desk integrations.
+
+    POST /v1/suggest, /v1/decisions, /v1/audit; GET /v1/taxonomy, /v1/model, /healthz,
+    /metrics (Prometheus) and /openapi.json. Binds to 127.0.0.1; any other --host needs a
+    bearer token (--token-file or FEEDTAG_TOKEN). SIGTERM finishes requests in flight first.
+
+    Example: feedtag serve --port 8000 --db decisions.sqlite
+    """
+    from classifier.model.store import default_model_path
+    from classifier.serve import ServeConfig, run
+
+    config = ServeConfig(
+        model=model or default_model_path(),
+        taxonomy=taxonomy,
+        db=db,
+        host=host,
+        port=port,
+        workers=workers,
+        token_file=token_file,
+        max_batch=max_batch,
+        max_body=max_body,
+        access_log=access_log,
+    )
+    run(config)
+
+
 def _print_suggestion(result) -> None:
     table = Table(title=f"suggestion: {result.status}")
     for column in ("axis", "tag", "confidence", "status", "threshold", "alternatives"):

@@ -286,6 +286,25 @@ def load_corpus(
     frame = read_frame(name, fmt)
     if frame.empty:
         raise CorpusError(f"{name}: no messages in the file (only a header, or nothing)")
+    return corpus_from_frame(
+        frame, taxonomy, columns, name=name, fmt=fmt, require_tags=require_tags
+    )
+
+
+def corpus_from_frame(
+    frame: pd.DataFrame,
+    taxonomy: Taxonomy,
+    columns: Columns | None = None,
+    *,
+    name: str = "(data)",
+    fmt: str = "json",
+    require_tags: bool = False,
+) -> Corpus:
+    """Resolve a table already in memory (a request's messages, say) as ``load_corpus`` would.
+
+    ``name`` stands for the file in messages and in ``Corpus.path``; rows are numbered from 1
+    in the frame's order. A list in a tags cell is a list of tags, as in JSON Lines.
+    """
     found = _detect(name, frame, columns or Columns(), taxonomy)
     if require_tags and found.tags is None and not found.axes:
         axes = ", ".join(taxonomy.axes)

@@ -38,3 +38,7 @@ class UsageError(FeedtagError):
 
 class DecisionsError(FeedtagError):
     """A review decisions file is missing, unreadable, or names tags the taxonomy lacks."""
+
+
+class IdempotencyConflict(DecisionsError):
+    """An idempotency key already names a different decision."""

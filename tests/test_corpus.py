@@ -164,3 +164,29 @@ def test_semicolon_csv_as_european_spreadsheets_write_it(tmp_path, taxonomy):
     assert corpus.messages["text"].tolist() == ["Hello, world"]
     assert corpus.labels("team").tolist() == ["web"]
     assert corpus.labels("topic").tolist() == ["praise"]
+
+
+def test_a_frame_in_memory_resolves_as_the_same_file_would(tmp_path, taxonomy):
+    from classifier.corpus import corpus_from_frame
+
+    path = tmp_path / "c.jsonl"
+    path.write_text(
+        '{"id": "a", "text": "hi", "tags": ["Team: Web", "Praise"]}\n'
+        '{"id": "b", "text": "yo", "tags": "API; nope"}\n',
+        encoding="utf-8",
+    )
+    frame = pd.DataFrame(
+        {"id": ["a", "b"], "text": ["hi", "yo"], "tags": [["Team: Web", "Praise"], "API; nope"]}
+    )
+    from_file = load_corpus(path, taxonomy)
+    in_memory = corpus_from_frame(frame, taxonomy, name="request")
+    assert in_memory.path == "request"
+    assert in_memory.messages.equals(from_file.messages)
+    resolved = in_memory.tags[["message", "raw", "axis", "tag", "how"]].astype(object)
+    assert resolved.fillna("-").values.tolist() == [
+        [0, "Team: Web", "team", "web", "alias"],
+        [0, "Praise", "topic", "praise", "exact"],
+        [1, "API", "team", "api", "exact"],
+        [1, "nope", "-", "-", "unknown"],
+    ]
+    assert in_memory.tags.equals(from_file.tags)

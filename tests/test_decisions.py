@@ -350,3 +350,72 @@ def test_training_labels_take_review_decisions(tmp_path, taxonomy):
     assert after["topic"].tolist()[2] == "bug"
     assert after["team"].tolist()[1] == "web"  # the retired tag, trained as its successor
     assert left_out["topic"]["missing"] <= corpus_labels(corpus)[2]["topic"]["missing"]
+
+
+# --- idempotent decisions (feedtag serve) -------------------------------------------------------
+
+V1_SCHEMA = """
+CREATE TABLE decisions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, step INTEGER NOT NULL, message_id TEXT NOT NULL,
+    row INTEGER, axis TEXT NOT NULL, suggested TEXT, confidence REAL, final TEXT,
+    action TEXT NOT NULL CHECK (action IN ('accepted', 'overridden', 'skipped')),
+    agent TEXT NOT NULL, model_version TEXT, decided_at TEXT NOT NULL, undone_at TEXT
+);
+CREATE INDEX decisions_message ON decisions (message_id, axis);
+CREATE INDEX decisions_step ON decisions (agent, step);
+INSERT INTO decisions (step, message_id, axis, suggested, final, action, agent, decided_at)
+    VALUES (1, 'old', 'team', 'web', 'web', 'accepted', 'ann', '2026-01-01T00:00:00.000+00:00');
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_retried_key_is_stored_once_and_answers_the_first_row(tmp_path):
+    db = tmp_path / "d.sqlite"
+    with DecisionStore(db) as store:
+        first = store.record_once(accept("1", "team", "api", confidence=0.9), "key-1")
+        again = store.record_once(accept("1", "team", "api", confidence=0.9), "key-1")
+        other = store.record_once(accept("1", "topic", "bug"), "key-2")
+        assert store.count() == 2
+    assert (first.replayed, again.replayed, other.replayed) == (False, True, False)
+    assert again.seq == first.seq and again.decision.step == first.decision.step == 1
+    assert other.decision.step == 2
+
+
+def test_a_key_reused_for_another_decision_is_refused(tmp_path):
+    from classifier.errors import IdempotencyConflict
+
+    with DecisionStore(tmp_path / "d.sqlite") as store:
+        store.record_once(accept("1", "team", "api"), "key-1")
+        with pytest.raises(IdempotencyConflict, match="'key-1' was used for another decision"):
+            store.record_once(override("1", "team", "api", "web"), "key-1")
+        assert store.count() == 1
+
+
+def test_the_database_refuses_a_second_row_with_the_same_key(tmp_path):
+    db = tmp_path / "d.sqlite"
+    with DecisionStore(db) as store:
+        store.record_once(accept("1", "team", "api"), "key-1")
+    raw = sqlite3.connect(db)
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        raw.execute(
+            "INSERT INTO decisions (step, message_id, axis, action, final, agent, decided_at, "
+            "idempotency_key) VALUES (9, '2', 'team', 'accepted', 'web', 'bob', 'now', 'key-1')"
+        )
+
+
+def test_a_v1_file_is_migrated_in_place_and_keeps_its_rows(tmp_path):
+    db = tmp_path / "old.sqlite"
+    raw = sqlite3.connect(db)
+    raw.executescript(V1_SCHEMA)
+    raw.close()
+    with DecisionStore(db) as store:
+        (old,) = store.history()
+        assert (old.message_id, old.final, old.step) == ("old", "web", 1)
+        made = store.record_once(accept("new", "team", "api"), "k")
+        assert made.decision.step == 2 and store.count() == 2
+    raw = sqlite3.connect(db)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == 2
+    keys = raw.execute("SELECT message_id, idempotency_key FROM decisions ORDER BY seq").fetchall()
+    assert keys == [("old", None), ("new", "k")]
+    with DecisionStore(db) as store:  # opening a v2 file again changes nothing
+        assert store.count() == 2

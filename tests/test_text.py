@@ -36,3 +36,14 @@ def test_masking_is_idempotent(text):
 
 def test_spacy_tokenizer_splits_contractions_and_drops_punctuation():
     assert spacy_tokens("Card hasn't arrived!") == ["card", "has", "n't", "arrived"]
+
+
+def test_the_spacy_tokenizer_starts_afresh_past_its_vocabulary_limit(monkeypatch):
+    from classifier.model import text
+
+    monkeypatch.setattr(text, "VOCAB_LIMIT", len(text._spacy_tokenizer().vocab) + 50)
+    first = text._spacy_tokenizer()
+    words = [f"zq{chr(97 + i // 26)}{chr(97 + i % 26)}x" for i in range(100)]
+    tokens = [spacy_tokens(f"Card hasn't arrived, {word}!") for word in words]
+    assert text._spacy_tokenizer() is not first  # the grown vocabulary was let go
+    assert tokens == [["card", "has", "n't", "arrived", word] for word in words]

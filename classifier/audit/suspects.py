@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from classifier.corpus import Corpus
-    from classifier.model.estimator import OutOfFold
+    from classifier.model.estimator import OutOfFold, TagClassifier
 
 # The classifier's head and regularisation for the audit's folds, chosen on the dev set.
 AUDIT_PARAMS: dict[str, Any] = {"head": "svc", "C": 1.0, "char_ngrams": (2, 5)}
@@ -133,14 +133,22 @@ def model_predictions(corpus: Corpus, directory: str | Path) -> Predictions:
 
     Messages whose tag the model does not know are left out of that axis.
     """
+    from classifier.model.store import load_model, read_meta
+
+    model = load_model(directory, corpus.taxonomy)
+    return fitted_predictions(corpus, model, read_meta(directory), str(directory))
+
+
+def fitted_predictions(
+    corpus: Corpus, model: TagClassifier, meta: dict[str, Any], detail: str
+) -> Predictions:
+    """``model_predictions`` for a model already loaded (``feedtag serve`` holds one);
+    ``detail`` names it in the report."""
     import numpy as np
 
     from classifier.model.estimator import OutOfFold
-    from classifier.model.store import load_model, read_meta
     from classifier.model.training import corpus_labels, data_sha256
 
-    model = load_model(directory, corpus.taxonomy)
-    meta = read_meta(directory)
     texts, labels, _ = corpus_labels(corpus)
     same = meta.get("training", {}).get("data_sha256") == data_sha256(texts, labels)
     proba = model.predict_proba(texts)
@@ -157,7 +165,7 @@ def model_predictions(corpus: Corpus, directory: str | Path) -> Predictions:
             continue
         codes = np.array([index[tag] for tag in given[rows]], dtype=np.int64)
         axes[axis] = OutOfFold(axis, rows, classes, codes, proba[axis][rows])
-    return Predictions("model", str(directory), axes, trained_on_this_corpus=same, skipped=skipped)
+    return Predictions("model", detail, axes, trained_on_this_corpus=same, skipped=skipped)
 
 
 def _surest_issues(codes: np.ndarray, proba: np.ndarray) -> np.ndarray:

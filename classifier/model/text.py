@@ -30,6 +30,11 @@ NUMBER = re.compile(r"\d+(?:[.,:/-]\d+)*")
 URL_TOKEN = " xxurl "
 EMAIL_TOKEN = " xxemail "
 NUMBER_TOKEN = " xxnum "
+# Words spaCy's vocabulary may hold before the tokenizer starts afresh. It keeps a lexeme for
+# every distinct word it ever saw, so a long-running ``feedtag serve`` would grow by about
+# 0.6 KiB per new name or typo; about 20k words (some 12 MiB) then a new tokenizer (0.1 s),
+# whose tokens are the same: the rules do not depend on what the vocabulary has seen.
+VOCAB_LIMIT = 20_000
 
 
 def mask(text: str, *, urls: bool = True, emails: bool = True, numbers: bool = True) -> str:
@@ -77,4 +82,8 @@ def spacy_tokens(text: str) -> list[str]:
     It splits contractions (``hasn't`` -> ``has``, ``n't``) where the regular expression keeps
     ``hasn``; usable as ``TextFeatures(tokenizer="spacy")``.
     """
-    return [t.lower_ for t in _spacy_tokenizer()(text) if not (t.is_punct or t.is_space)]
+    tokenizer = _spacy_tokenizer()
+    tokens = [t.lower_ for t in tokenizer(text) if not (t.is_punct or t.is_space)]
+    if len(tokenizer.vocab) > VOCAB_LIMIT:
+        _spacy_tokenizer.cache_clear()
+    return tokens

@@ -8,6 +8,11 @@ it, so the file stays an audit trail of what was decided, by whom, with which mo
 The newest live decision per (message, axis) is the one that stands (``effective``): it is what
 ``--apply`` writes into a copy of the corpus, what ``decision_labels`` hands to training and what
 ``stats`` counts.
+
+Clients over HTTP (``feedtag serve``) retry: ``record_once`` stores a decision under the
+client's idempotency key, and a unique index on that key makes a retried request find the row it
+already wrote instead of counting the decision twice (schema v2; a v1 file gains the column when
+first opened, its rows without a key).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from classifier.errors import DecisionsError
+from classifier.errors import DecisionsError, IdempotencyConflict
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -27,9 +32,14 @@ if TYPE_CHECKING:
     from classifier.corpus import Corpus
 
 Action = Literal["accepted", "overridden", "skipped"]
+KEYED = """
+CREATE UNIQUE INDEX IF NOT EXISTS decisions_idempotency ON decisions (idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+"""
 ACTIONS: tuple[Action, ...] = ("accepted", "overridden", "skipped")
-SCHEMA_VERSION = 1
-SCHEMA = """
+SCHEMA_VERSION = 2
+SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS decisions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     step INTEGER NOT NULL,
@@ -43,11 +53,16 @@ CREATE TABLE IF NOT EXISTS decisions (
     agent TEXT NOT NULL,
     model_version TEXT,
     decided_at TEXT NOT NULL,
-    undone_at TEXT
+    undone_at TEXT,
+    idempotency_key TEXT
 );
 CREATE INDEX IF NOT EXISTS decisions_message ON decisions (message_id, axis);
 CREATE INDEX IF NOT EXISTS decisions_step ON decisions (agent, step);
 """
+    + KEYED
+)
+# Schema v1 -> v2: the idempotency key of decisions made over HTTP.
+MIGRATIONS = {1: "ALTER TABLE decisions ADD COLUMN idempotency_key TEXT;" + KEYED}
 # The newest live decision per (message, axis).
 EFFECTIVE = """
 SELECT d.* FROM decisions d
@@ -130,15 +145,35 @@ class DecisionStore:
                     f"(v{SCHEMA_VERSION}); upgrade feedtag"
                 )
             if version < SCHEMA_VERSION:
-                self._db.executescript(
-                    f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
-                )
+                self._upgrade()
         except sqlite3.DatabaseError as err:
             self._db.close()
             raise DecisionsError(f"{self.path}: not a decisions file ({err})") from None
         except BaseException:
             self._db.close()
             raise
+
+    def _upgrade(self) -> None:
+        """Create the schema, or migrate an older file, in one transaction.
+
+        The version is read again under the write lock: two processes opening a v1 file at once
+        (``serve --workers``) must not both add the column.
+        """
+        with self._transaction():
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            exists = self._db.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'decisions'"
+            ).fetchone()
+            steps = range(version, SCHEMA_VERSION)
+            if exists is None:
+                script = SCHEMA
+            elif all(v in MIGRATIONS for v in steps):
+                script = "".join(MIGRATIONS[v] for v in steps)
+            else:
+                raise DecisionsError(f"{self.path}: has a decisions table feedtag did not write")
+            for statement in filter(str.strip, script.split(";")):
+                self._db.execute(statement)
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def __enter__(self) -> DecisionStore:
         return self
@@ -166,24 +201,48 @@ class DecisionStore:
                 "INSERT INTO decisions (step, message_id, row, axis, suggested, confidence, "
                 "final, action, agent, model_version, decided_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        number,
-                        d.message_id,
-                        d.row,
-                        d.axis,
-                        d.suggested,
-                        d.confidence,
-                        d.final,
-                        d.action,
-                        d.agent,
-                        d.model_version,
-                        d.decided_at,
-                    )
-                    for d in decisions
-                ],
+                [(number, *_values(d)) for d in decisions],
             )
         return number
+
+    def record_once(self, decision: Decision, key: str) -> Recorded:
+        """Store one decision under a client's idempotency key, unless the key is already there.
+
+        A retry of the same request finds the row it wrote (``replayed``) and stores nothing.
+        The same key with a different decision is refused: the client reused a key by mistake,
+        and either answer would hide that.
+
+        Raises
+        ------
+        IdempotencyConflict
+            The key names a stored decision that differs from this one.
+        """
+        with self._transaction():
+            found = self._db.execute(
+                "SELECT * FROM decisions WHERE idempotency_key = ?", (key,)
+            ).fetchone()
+            if found is not None:
+                stored = _decision(found)
+                if _request_fields(stored) != _request_fields(decision):
+                    raise IdempotencyConflict(
+                        f"idempotency key {key!r} was used for another decision "
+                        f"(message {stored.message_id}, axis {stored.axis}); use a new key"
+                    )
+                return Recorded(found["seq"], stored, replayed=True)
+            step = self._db.execute("SELECT COALESCE(MAX(step), 0) + 1 FROM decisions")
+            number = step.fetchone()[0]
+            cursor = self._db.execute(
+                "INSERT INTO decisions (step, message_id, row, axis, suggested, confidence, "
+                "final, action, agent, model_version, decided_at, idempotency_key) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (number, *_values(decision), key),
+            )
+        stored = Decision(**{**asdict(decision), "step": number})
+        return Recorded(int(cursor.lastrowid or 0), stored, replayed=False)
+
+    def count(self) -> int:
+        """Rows in the file, undone ones included."""
+        return self._db.execute("SELECT COUNT(*) FROM decisions").fetchone()[0]
 
     def undo(self, agent: str) -> list[Decision]:
         """Take back ``agent``'s newest live step; returns its decisions (empty: nothing to undo).
@@ -248,6 +307,36 @@ class _Transaction:
 
     def __exit__(self, kind, *exc: object) -> None:
         self.db.execute("ROLLBACK" if kind else "COMMIT")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A decision as stored: its row number, and whether an earlier request had stored it."""
+
+    seq: int
+    decision: Decision
+    replayed: bool
+
+
+def _values(d: Decision) -> tuple:
+    """The columns of an INSERT after ``step``, in the order the statements name them."""
+    return (
+        d.message_id,
+        d.row,
+        d.axis,
+        d.suggested,
+        d.confidence,
+        d.final,
+        d.action,
+        d.agent,
+        d.model_version,
+        d.decided_at,
+    )
+
+
+def _request_fields(d: Decision) -> tuple:
+    """What a client sent: a retry carries the same, whatever the time it was stored."""
+    return (d.message_id, d.axis, d.suggested, d.confidence, d.final, d.action, d.agent)
 
 
 def _decision(row: sqlite3.Row) -> Decision:
