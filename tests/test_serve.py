@@ -247,6 +247,8 @@ def test_model_names_its_version_calibration_and_thresholds(client, files):
     assert answer["target_precision"] == meta["target_precision"]
     assert answer["taxonomy"]["name"] == "fixture"
     assert set(answer["calibration"]["ece"]) == {"team", "topic"}
+    assert answer["calibration"]["axes"] == meta["calibration"]
+    assert answer["calibration"]["description"].startswith("team: training data")
     assert answer["training"]["source"] == "tiny.csv"
 
 

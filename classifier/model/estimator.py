@@ -83,10 +83,6 @@ mask_emails, mask_numbers
         does gets no threshold and is always ``review``.
     min_support : int
         Fewest out-of-fold suggestions of a tag a threshold may rest on.
-    threshold_rule : {"every-group", "pooled"}
-        With groups: a tag's threshold must reach ``target_precision`` on every held-out
-        group that suggests it at least ``min_support`` times (``every-group``), or only on
-        all of them together (``pooled``).
     never_suggest : dict of str to list of str, optional
         Per axis, tag ids never to suggest (human-only or retired); their probability is
         removed and the rest renormalised. ``classifier.store.load_model`` sets it from the
@@ -133,7 +129,6 @@ mask_emails, mask_numbers
         folds: int = 5,
         target_precision: float = 0.9,
         min_support: int = 5,
-        threshold_rule: str = "every-group",
         never_suggest: Mapping[str, Sequence[str]] | None = None,
         random_state: int = 0,
         n_jobs: int | None = None,
@@ -154,7 +149,6 @@ mask_emails, mask_numbers
         self.folds = folds
         self.target_precision = target_precision
         self.min_support = min_support
-        self.threshold_rule = threshold_rule
         self.never_suggest = never_suggest
         self.random_state = random_state
         self.n_jobs = n_jobs
@@ -206,8 +200,7 @@ mask_emails, mask_numbers
             )
         self.thresholds_, self.cv_report_ = {}, {}
         for axis, result in fitted.items():
-            by = names[result.rows] if names is not None and result.folds == "groups" else None
-            self.thresholds_[axis], self.cv_report_[axis] = self._calibrated(axis, result, by)
+            self.thresholds_[axis], self.cv_report_[axis] = self._calibrated(axis, result)
             if axis in random:
                 _, report = self._calibrated(axis, random[axis])
                 self.cv_report_[axis]["random_folds"] = _summary(report)
@@ -219,27 +212,17 @@ mask_emails, mask_numbers
         }
         return self
 
-    def _calibrated(
-        self, axis: str, result: Any, groups: np.ndarray | None = None
-    ) -> tuple[dict[str, float | None], dict]:
-        """Thresholds chosen on an axis's out-of-fold predictions, and the report they give.
-
-        With ``groups`` (held-out sources) and ``threshold_rule="every-group"``, a threshold
-        must hold within each source, not only pooled.
-        """
+    def _calibrated(self, axis: str, result: Any) -> tuple[dict[str, float | None], dict]:
+        """Thresholds chosen on an axis's out-of-fold predictions, and the report they give."""
         from classifier.model.metrics import axis_report
-        from classifier.model.thresholds import choose_thresholds, thresholds_every_group
+        from classifier.model.thresholds import choose_thresholds
 
         classes = self.heads_[axis].classes
         pred, conf = self._top(axis, result.oof_proba)
         tags = classes[pred]
-        settings = (self.target_precision, self.min_support)
-        if groups is not None and self.threshold_rule == "every-group":
-            thresholds = thresholds_every_group(
-                classes, result.codes, pred, conf, groups, *settings
-            )
-        else:
-            thresholds = choose_thresholds(classes, result.codes, pred, conf, *settings)
+        thresholds = choose_thresholds(
+            classes, result.codes, pred, conf, self.target_precision, self.min_support
+        )
         auto = conf >= _threshold_array(thresholds, tags)
         report = axis_report(classes[result.codes], tags, conf, auto)
         report["folds"] = result.folds
@@ -282,10 +265,6 @@ mask_emails, mask_numbers
             raise ValueError(f"head must be 'svc', 'lr' or 'svc+lr', not {self.head!r}")
         if int(self.folds) < 2:
             raise ValueError(f"folds must be at least 2, not {self.folds}")
-        if self.threshold_rule not in ("every-group", "pooled"):
-            raise ValueError(
-                f"threshold_rule must be 'every-group' or 'pooled', not {self.threshold_rule!r}"
-            )
         if not 0.0 < float(self.target_precision) <= 1.0:
             raise ValueError(f"target_precision must be in (0, 1], not {self.target_precision}")
 

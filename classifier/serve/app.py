@@ -169,9 +169,9 @@ def audit_frame(messages: list[schemas.AuditMessage], taxonomy: Taxonomy):
             table[axes[axis]] = [(m.axes or {}).get(axis) for m in messages]
     optional = {}
     for role in OPTIONAL:
-        if any(getattr(m, role) is not None for m in messages):
+        if any(getattr(m, role, None) is not None for m in messages):
             optional[role] = role
-            table[role] = [getattr(m, role) for m in messages]
+            table[role] = [getattr(m, role, None) for m in messages]
     columns = Columns(id="id", text="text", tags=tags, axes=axes, **optional)
     return pd.DataFrame(table), columns
 
@@ -220,9 +220,12 @@ def model_info(meta: dict[str, Any], directory: Path, version: str) -> dict[str,
     keep = ("rows", "accuracy", "macro_f1", "coverage", "accuracy_at_threshold", "ece")
     metrics = {axis: {k: report.get(k) for k in keep} for axis, report in cross.items()}
     training = meta.get("training", {})
-    calibration = meta.get("calibration") or {
-        "method": "temperature scaling per axis",
-        "fitted_on": "out-of-fold scores of the training data",
+    from classifier.model.card import describe
+
+    calibration = {
+        "method": "temperature scaling and per-tag thresholds, per axis",
+        "description": describe(meta.get("calibration")),
+        "axes": meta.get("calibration") or {},
         "ece": {axis: report.get("ece") for axis, report in cross.items()},
     }
     return {
