@@ -32,8 +32,21 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "created_at": ("created_at", "created", "timestamp", "date"),
     "agent": ("agent", "tagged_by", "assignee"),
     "user_id": ("user_id", "customer_id", "user"),
+    "first_response_at": ("first_response_at", "first_reply_at", "first_response"),
+    "first_response_seconds": (
+        "first_response_seconds",
+        "first_reply_seconds",
+        "time_to_first_response",
+    ),
 }
-OPTIONAL = ("conversation_id", "created_at", "agent", "user_id")
+OPTIONAL = (
+    "conversation_id",
+    "created_at",
+    "agent",
+    "user_id",
+    "first_response_at",
+    "first_response_seconds",
+)
 SEPARATORS = re.compile(r"\s*[;|,]\s*")
 ASCII_NOISE = (string.punctuation + string.whitespace).encode()
 
@@ -93,7 +106,10 @@ def join_groups(keys: np.ndarray, values: np.ndarray, sep: str = "; ") -> tuple[
 
 
 def timestamps(values: pd.Series) -> pd.Series:
-    """``created_at`` cells as UTC times (NaT where unreadable); fast for ISO 8601 cells."""
+    """``created_at`` cells as UTC times (NaT where unreadable); fast for ISO 8601 cells.
+
+    Times without an offset are taken as UTC.
+    """
     import pandas as pd
 
     when = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
@@ -149,6 +165,8 @@ class Columns:
     created_at: str | None = None
     agent: str | None = None
     user_id: str | None = None
+    first_response_at: str | None = None
+    first_response_seconds: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,7 +185,8 @@ class Corpus:
         The source column found for each role, after detection.
     messages : pandas.DataFrame
         One row per message: ``row`` (1-based data row), ``id``, ``text`` and whichever of
-        ``conversation_id``, ``created_at``, ``agent``, ``user_id`` the file has.
+        ``conversation_id``, ``created_at``, ``agent``, ``user_id``, ``first_response_at``,
+        ``first_response_seconds`` the file has.
     tags : pandas.DataFrame
         One row per raw tag: ``message`` (position in ``messages``), ``column``, ``raw``,
         ``axis``, ``tag``, ``how``. Unknown tags have no axis and no tag.
