@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import poisson
+from scipy.special import pdtrc
 
 from classifier.stats.frame import Contacts
 from classifier.stats.metrics import week_label
@@ -55,7 +55,9 @@ def trends(data: Contacts, rule: SpikeRule | None = None, axes: tuple[str, ...] 
         baseline = counts.shift(1).rolling(rule.baseline_weeks).mean()
         values = counts.to_numpy()
         means = baseline.to_numpy()
-        p_values = np.where(np.isnan(means), np.nan, poisson.sf(values - 1, np.nan_to_num(means)))
+        # P(X >= count) for X ~ Poisson(mean): pdtrc(k, m) is P(X > k).
+        tail = np.where(values > 0, pdtrc(np.maximum(values - 1, 0), np.nan_to_num(means)), 1.0)
+        p_values = np.where(np.isnan(means), np.nan, tail)
         spikes = (values >= rule.min_count) & (p_values < rule.p)
         for j, tag in enumerate(counts.columns):
             for i, week in enumerate(labels):
