@@ -903,10 +903,12 @@ def _print_stats(result) -> None:
         _rows_table("contacts per week", render.WEEK_HEADER, render.week_rows(result), left=2),
         markup=False,
     )
-    hours = ("day", *(f"{h:02d}" for h in range(24)), "total")
-    out.print(
-        _rows_table("contacts per hour and weekday", hours, render.hour_rows(result)), markup=False
-    )
+    hours = Table(title="contacts per hour and weekday", title_justify="left", box=None)
+    for column in ("", *(f"{h:02d}" for h in range(24)), "total"):
+        hours.add_column(column, justify="right", min_width=2, no_wrap=True)
+    for row in render.hour_rows(result):
+        hours.add_row(*row)
+    out.print(hours, markup=False)
     if result.first_response_by_team is not None:
         out.print(
             _rows_table(
@@ -948,7 +950,7 @@ def _print_stats(result) -> None:
                         x.contacts,
                         render.number(x.contacts_per_user),
                     )
-                    for x in result.first_week.life
+                    for x in render.life_rows(result.first_week.life)
                 ),
             ),
             markup=False,

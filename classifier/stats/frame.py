@@ -103,7 +103,7 @@ def parse_day(value: str, option: str, zone: ZoneInfo, *, end: bool = False) -> 
 def monday(local: pd.Series) -> pd.Series:
     """The Monday 00:00 of each naive local time's ISO week."""
     day = local.dt.normalize()
-    return day - pd.to_timedelta(day.dt.weekday, unit="D")
+    return day - pd.to_timedelta(day.dt.day_of_week, unit="D")
 
 
 def build_contacts(
@@ -169,7 +169,7 @@ def build_contacts(
             "user": user[heads],
             "start": created.iloc[heads].reset_index(drop=True),
             "week": week.iloc[heads].to_numpy(),
-            "weekday": local.iloc[heads].dt.weekday.to_numpy(),
+            "weekday": local.iloc[heads].dt.day_of_week.to_numpy(),
             "hour": local.iloc[heads].dt.hour.to_numpy(),
             **{axis: values[heads] for axis, values in labels.items()},
             "response_s": response[heads],

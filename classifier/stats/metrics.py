@@ -121,7 +121,7 @@ def _cohorts(data: Contacts, users: Users, contacted: pd.Series) -> list[Cohort]
     """Only signup weeks whose every user's first 7 days lie inside the data are shown."""
     signup = users.signups
     local = signup.dt.tz_convert(data.zone).dt.tz_localize(None)
-    cohort = local.dt.normalize() - pd.to_timedelta(local.dt.weekday, unit="D")
+    cohort = local.dt.normalize() - pd.to_timedelta(local.dt.day_of_week, unit="D")
     frame = pd.DataFrame({"week": cohort, "contacted": signup.index.isin(contacted.unique())})
     result = []
     for monday, members in frame.groupby("week", sort=True):

@@ -51,8 +51,8 @@ WEEK_HEADER = (
     "messages",
     "active users",
     "per active user",
-    "first response median",
-    "p90",
+    "response median",
+    "response p90",
 )
 
 
@@ -152,7 +152,7 @@ def to_markdown(stats: Stats) -> str:
                         x.contacts,
                         number(x.contacts_per_user),
                     )
-                    for x in stats.first_week.life
+                    for x in life_rows(stats.first_week.life)
                 ),
             ),
         ]
@@ -171,6 +171,13 @@ def to_markdown(stats: Stats) -> str:
         lines += [f"## {escape_markdown(axis)} trend (contacts per week, * = spike)\n"]
         lines += [markdown_table(header, rows)]
     return "\n".join(lines)
+
+
+def life_rows(life: list) -> list:
+    """The life curve for a table: the first 13 weeks after signup and 52+ (JSON has all)."""
+    from classifier.stats.metrics import LIFE_WEEKS
+
+    return [x for x in life if x.weeks_since_signup <= 12 or x.weeks_since_signup >= LIFE_WEEKS]
 
 
 def life_label(weeks: int) -> str:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import pdtrc
 
-from classifier.stats.frame import Contacts
+from classifier.stats.frame import SPECIAL, Contacts
 from classifier.stats.metrics import week_label
 from classifier.stats.results import Trend
 
@@ -38,7 +38,7 @@ def weekly_counts(data: Contacts, axis: str) -> pd.DataFrame:
     table = pd.crosstab(data.contacts["week"], data.contacts[axis])
     table = table.reindex(index=data.weeks, fill_value=0)
     table.columns = table.columns.astype(str)
-    return table.sort_index(axis=1)
+    return table[sorted(table.columns, key=lambda tag: (tag in SPECIAL, tag))]
 
 
 def trends(data: Contacts, rule: SpikeRule | None = None, axes: tuple[str, ...] | None = None):
