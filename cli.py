@@ -1038,8 +1038,8 @@ def report(
         page = render_report(result, audited)
     write_atomic(out_file, page)
     err.print(
-        f"wrote {out_file} ({len(page.encode()) // 1024} KiB): {result.contacts} contacts "
-        f"in {len(result.weeks)} weeks, {len(result.spikes)} spikes",
+        f"wrote {out_file} ({len(page.encode()) // 1024} KiB): {_count(result.contacts, 'contact')}"
+        f" in {_count(len(result.weeks), 'week')}, {_count(len(result.spikes), 'spike')}",
         highlight=False,
         markup=False,
     )

@@ -296,7 +296,7 @@ def test_bad_input_is_one_line_naming_what_to_fix(tmp_path, taxonomy):
     with pytest.raises(UsageError, match="--timezone 'Mars/Olympus'"):
         stats_of(tmp_path, taxonomy, [row(1, "2026-03-02T09:00:00Z")], timezone="Mars/Olympus")
     late = [row(1, "2026-03-02T09:00:00Z", first_response_at="2026-03-01T09:00:00Z")]
-    with pytest.raises(CorpusError, match="row 1, column 'first_response_at'.*before created_at"):
+    with pytest.raises(CorpusError, match=r"row 1, column 'first_response_at'.*before created_at"):
         stats_of(tmp_path, taxonomy, late)
     users = tmp_path / "users.csv"
     users.write_text("user_id,joined\nu1,2026-01-01\n", encoding="utf-8")
