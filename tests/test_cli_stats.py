@@ -1,4 +1,4 @@
-"""``feedtag stats`` and ``feedtag report`` end to end: exit codes, streams, JSON keys, bad input."""
+"""`feedtag stats` and `feedtag report` end to end: exit codes, streams, JSON keys, bad input."""
 
 from __future__ import annotations
 
