@@ -45,7 +45,8 @@ class Contacts:
         One row per message in the selected dates: ``created`` (UTC) and ``week`` (the local
         Monday, a naive date-time).
     contacts : pandas.DataFrame
-        One row per contact: ``row`` (of its first message), ``user`` (None without a user id),
+        One row per contact: ``row`` (of its first message), ``user`` (a position in
+        ``user_ids``, -1 without a user id),
         ``start`` (UTC), ``week``, ``weekday`` (0 = Monday), ``hour`` (local), one column per
         axis with the contact's tag (its first message's: a tag id, ``(none)``,
         ``(several)`` or ``(unknown)``), and ``response_s`` (seconds to the first response,
@@ -65,6 +66,7 @@ class Contacts:
     start: pd.Timestamp
     end: pd.Timestamp
     axes: tuple[str, ...]
+    user_ids: np.ndarray
     skipped: Skipped
     has_users: bool
     has_responses: bool
@@ -154,13 +156,14 @@ def build_contacts(
         raise CorpusError(f"{corpus.path}: no messages with a created_at in the dates asked for")
 
     conversation = _conversations(messages)
-    user = _users(messages)
+    user, user_ids = _users(messages)
     labels = {axis: _labels(corpus, axis) for axis in corpus.taxonomy.axes}
     local = created.dt.tz_convert(zone).dt.tz_localize(None)
     week = monday(local)
     kept = np.flatnonzero(keep)
     # The first message of each conversation (earliest time, then file order) is the contact.
-    order = kept[np.lexsort((kept, created.to_numpy()[kept], conversation[kept]))]
+    moment = created.array.asi8  # integers in the array's own unit: only compared here
+    order = kept[np.lexsort((kept, moment[kept], conversation[kept]))]
     heads = order[np.r_[True, conversation[order][1:] != conversation[order][:-1]]]
     heads.sort()
     contacts = pd.DataFrame(
@@ -187,6 +190,7 @@ def build_contacts(
         start=start,
         end=end,
         axes=tuple(corpus.taxonomy.axes),
+        user_ids=user_ids,
         skipped=Skipped(created_at=int(bad.sum()), first_response=bad_responses),
         has_users="user_id" in messages,
         has_responses=corpus.columns.first_response_at is not None
@@ -215,11 +219,13 @@ def _conversations(messages: pd.DataFrame) -> np.ndarray:
     return codes
 
 
-def _users(messages: pd.DataFrame) -> np.ndarray:
+def _users(messages: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """An integer per user id (-1: none), and the ids in that order."""
     if "user_id" not in messages:
-        return np.full(len(messages), None, dtype=object)
+        return np.full(len(messages), -1), np.array([], dtype=object)
     ids = messages["user_id"].str.strip()
-    return ids.where(ids != "", None).to_numpy(dtype=object)
+    codes, uniques = pd.factorize(ids.where(ids != ""))
+    return codes, np.asarray(uniques, dtype=object)
 
 
 def _labels(corpus: Corpus, axis: str) -> np.ndarray:
@@ -233,7 +239,9 @@ def _labels(corpus: Corpus, axis: str) -> np.ndarray:
     counts = corpus.tag_counts(axis)
     labels = corpus.labels(axis)
     live = {tag: taxonomy.successor(axis, tag) for tag in taxonomy.axes[axis].ids}
-    values = labels.map(live).to_numpy(dtype=object)
+    codes, uniques = pd.factorize(labels)
+    lookup = np.array([*(live[tag] for tag in uniques), NONE], dtype=object)
+    values = lookup[codes]  # code -1 (no single tag) takes the last entry
     tags = corpus.tags
     unknown = tags["how"] == "unknown"
     column = corpus.columns.axes.get(axis)

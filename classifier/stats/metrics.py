@@ -88,18 +88,20 @@ def response_by_team(data: Contacts, axis: str = "team") -> list[TeamResponse] |
     if not data.has_responses or axis not in data.contacts:
         return None
     contacts = data.contacts
-    answered = contacts["response_s"].notna()
-    counts = pd.crosstab(contacts[axis], answered)
+    answered = contacts["response_s"].notna().to_numpy()
+    teams = contacts[axis].to_numpy(dtype=object)
+    total = pd.Series(teams).value_counts()
+    replied = pd.Series(teams[answered]).value_counts()
     figures = _quantiles(contacts["response_s"], contacts[axis])
     return [
         TeamResponse(
             team=str(team),
-            answered=int(counts.loc[team].get(True, 0)),
-            unanswered=int(counts.loc[team].get(False, 0)),
+            answered=int(replied.get(team, 0)),
+            unanswered=int(total[team] - replied.get(team, 0)),
             median_s=_none(figures["median"].get(team)),
             p90_s=_none(figures["p90"].get(team)),
         )
-        for team in counts.index
+        for team in sorted(total.index)
     ]
 
 
@@ -107,22 +109,28 @@ def first_week(data: Contacts, users: Users) -> FirstWeek:
     """Signup cohorts' first-week contact share, the contacts-over-life curve, first-week tags."""
     signup = users.signups  # user id -> UTC signup time
     contacts = data.contacts
-    known = contacts["user"].isin(signup.index).to_numpy()
-    since = (contacts["start"] - contacts["user"].map(signup)).to_numpy()
+    # Each contact's user as a position in ``signup`` (-1: no user, or not in the users file).
+    where = pd.Index(signup.index).get_indexer(data.user_ids)
+    code = contacts["user"].to_numpy()
+    position = np.where(code >= 0, where[np.maximum(code, 0)] if len(where) else -1, -1)
+    known = position >= 0
+    signed = signup.array.take(position, allow_fill=True)
+    since = np.asarray(contacts["start"].array - signed)
     in_first_week = known & (since >= pd.Timedelta(0)) & (since < WEEK)
+    contacted = np.zeros(len(signup), dtype=bool)
+    contacted[position[in_first_week]] = True
     return FirstWeek(
-        cohorts=_cohorts(data, users, contacts.loc[in_first_week, "user"]),
-        life=_life(data, signup, since, known),
+        cohorts=_cohorts(data, signup, contacted),
+        life=_life(data, signup, since, position),
         tags=_first_week_tags(data, in_first_week),
     )
 
 
-def _cohorts(data: Contacts, users: Users, contacted: pd.Series) -> list[Cohort]:
+def _cohorts(data: Contacts, signup: pd.Series, contacted: np.ndarray) -> list[Cohort]:
     """Only signup weeks whose every user's first 7 days lie inside the data are shown."""
-    signup = users.signups
     local = signup.dt.tz_convert(data.zone).dt.tz_localize(None)
     cohort = local.dt.normalize() - pd.to_timedelta(local.dt.day_of_week, unit="D")
-    frame = pd.DataFrame({"week": cohort, "contacted": signup.index.isin(contacted.unique())})
+    frame = pd.DataFrame({"week": cohort.to_numpy(), "contacted": contacted})
     result = []
     for monday, members in frame.groupby("week", sort=True):
         begins = monday.tz_localize(data.zone, ambiguous=True, nonexistent="shift_forward")
@@ -142,7 +150,7 @@ def _cohorts(data: Contacts, users: Users, contacted: pd.Series) -> list[Cohort]
 
 
 def _life(
-    data: Contacts, signup: pd.Series, since: np.ndarray, known: np.ndarray
+    data: Contacts, signup: pd.Series, since: np.ndarray, position: np.ndarray
 ) -> list[LifeWeek]:
     """Contacts per user in each week since signup, over the users whose week k is observed.
 
@@ -156,12 +164,10 @@ def _life(
         at_risk[k] = int(((first <= k) & (last >= k)).sum())
     at_risk[LIFE_WEEKS] = int(np.clip(last - np.maximum(first, LIFE_WEEKS) + 1, 0, None).sum())
 
-    week = np.full(len(since), -1, dtype=np.int64)
-    week[known] = (since[known] // WEEK.to_timedelta64()).astype(np.int64)
-    user_first = data.contacts["user"].map(pd.Series(first, index=signup.index)).to_numpy()
-    user_last = data.contacts["user"].map(pd.Series(last, index=signup.index)).to_numpy()
-    observed = known & (week >= 0)
-    observed[known] &= (week[known] >= user_first[known]) & (week[known] <= user_last[known])
+    known = position >= 0
+    week = (since[known] // WEEK.to_timedelta64()).astype(np.int64)
+    mine = position[known]
+    observed = (week >= 0) & (week >= first[mine]) & (week <= last[mine])
     counts = np.bincount(np.minimum(week[observed], LIFE_WEEKS), minlength=LIFE_WEEKS + 1)
     return [
         LifeWeek(
@@ -204,10 +210,13 @@ def repeat_contacts(data: Contacts, axis: str = "topic") -> RepeatContacts | Non
     """
     if not data.has_users:
         return None
-    contacts = data.contacts[data.contacts["user"].notna()]
-    contacts = contacts.sort_values(["user", "start", "row"], kind="stable")
+    contacts = data.contacts[data.contacts["user"].to_numpy() >= 0]
+    order = np.lexsort(
+        (contacts["row"].to_numpy(), contacts["start"].array.asi8, contacts["user"].to_numpy())
+    )
+    contacts = contacts.iloc[order]
     user = contacts["user"].to_numpy()
-    start = contacts["start"]
+    start = contacts["start"].reset_index(drop=True)
     gap = start.shift(-1) - start
     same = np.r_[user[1:] == user[:-1], False]
     followed = same & (gap <= WEEK).fillna(False).to_numpy()

@@ -35,9 +35,12 @@ class SpikeRule:
 
 def weekly_counts(data: Contacts, axis: str) -> pd.DataFrame:
     """Contacts per week (rows, every week of the period) and tag (columns) on ``axis``."""
-    table = pd.crosstab(data.contacts["week"], data.contacts[axis])
-    table = table.reindex(index=data.weeks, fill_value=0)
-    table.columns = table.columns.astype(str)
+    week = data.weeks.get_indexer(data.contacts["week"])
+    tag, tags = pd.factorize(data.contacts[axis])
+    cells = np.bincount(week * len(tags) + tag, minlength=len(data.weeks) * len(tags))
+    table = pd.DataFrame(
+        cells.reshape(len(data.weeks), len(tags)), index=data.weeks, columns=tags.astype(str)
+    )
     return table[sorted(table.columns, key=lambda tag: (tag in SPECIAL, tag))]
 
 
