@@ -39,6 +39,8 @@ def _column(name: str, frame: pd.DataFrame, wanted: tuple[str, ...], what: str) 
 
 
 def _text(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_string_dtype(values):
+        return values.fillna("").astype(str).str.strip()
     return values.map(lambda v: "" if v is None or v != v else str(v).strip()).astype(str)
 
 
