@@ -140,3 +140,10 @@ def test_the_readme_answers_hold_by_an_independent_computation(feedtag):
     w41 = next(w for w in feedtag.weeks if w.week == "2026-W41")
     assert w41.first_response_median_s == README["median_first_response_s"]
     assert next(w for w in feedtag.weeks if w.week == "2026-W37").active_users is None
+    assert sum(map(sum, feedtag.hour_weekday[5:])) == 107
+    special = {
+        axis: {k: v for k, v in n.items() if k.startswith("(")} for axis, n in feedtag.tags.items()
+    }
+    assert special == {"team": {"(none)": 22}, "topic": {"(several)": 14, "(unknown)": 6}}
+    top = [(t.topic, round(t.share, 3)) for t in feedtag.repeat_contacts.by_topic[:2]]
+    assert top == [("user-issue", 0.464), ("confused", 0.435)]
