@@ -29,7 +29,8 @@ from bench.machine import machine
 PEAK = (
     "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
     "stdout=subprocess.DEVNULL); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN); "
+    "print(u.ru_utime + u.ru_stime, u.ru_maxrss)"
 )
 
 
@@ -63,14 +64,15 @@ def make_files(work: Path, messages: int) -> tuple[Path, Path, Path]:
     return corpus, users, active
 
 
-def timed(command: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GiB) of ``command`` in a fresh process."""
+def timed(command: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak RSS (GiB) of ``command`` in a fresh process."""
     env = {**os.environ, "COLUMNS": "100"}
     began = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-c", PEAK, *command], check=True, env=env, capture_output=True, text=True
     )
-    return time.perf_counter() - began, int(done.stdout.split()[-1]) / 2**20
+    cpu, peak = done.stdout.split()[-2:]
+    return time.perf_counter() - began, float(cpu), int(peak) / 2**20
 
 
 def main() -> None:
@@ -102,9 +104,10 @@ def main() -> None:
             "report": [feedtag, "report", *common, "--out", str(work / "report.html")],
         }
         for name, command in runs.items():
-            seconds, peak = timed(command)
+            seconds, cpu, peak = timed(command)
             print(
-                f"{name} on {args.messages:,} messages: {seconds:.1f} s wall, peak RSS {peak:.2f} GiB"
+                f"{name} on {args.messages:,} messages: {seconds:.1f} s wall, {cpu:.1f} s CPU, "
+                f"peak RSS {peak:.2f} GiB"
             )
         print(f"load average after: {os.getloadavg()[0]:.1f}")
     finally:
