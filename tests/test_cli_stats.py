@@ -185,3 +185,22 @@ def test_report_refuses_to_overwrite_its_input(tmp_path, taxonomy_file):
         app, ["report", "--taxonomy", str(taxonomy_file), str(path), "--out", str(path)]
     )
     assert "--out" in one_error_line(result) and "is one of the inputs" in result.stderr
+
+
+def test_report_with_cross_validate_shows_taxonomy_health_and_suspects(tmp_path, taxonomy_file):
+    from classifier_fixtures import tiny_corpus
+
+    rows = tiny_corpus(60, seed=4)
+    monday = pd.Timestamp("2026-01-05T09:00:00Z")
+    for i, r in enumerate(rows):
+        r["created_at"] = (monday + pd.Timedelta(hours=7 * i)).isoformat()
+    path = corpus_file(tmp_path, rows)
+    out = tmp_path / "report.html"
+    args = ["report", "--taxonomy", str(taxonomy_file), str(path), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--cross-validate", "--folds", "3"])
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert "<h2>Taxonomy health</h2><p>Tags judged by cross-validation (3 folds)" in page
+    assert re.search(r"<td>topic</td><td>\d+ of \d+ tags used[^<]*</td><td>\d+</td>", page)
+    both = runner.invoke(app, [*args, "--cross-validate", "--model", str(tmp_path)])
+    assert "use --cross-validate or --model, not both" in one_error_line(both)
