@@ -3,6 +3,12 @@
 Each function takes ``Stats`` and returns one ``<svg>`` element as text, or ``None`` when its
 input is absent. Text stays text (``svg.fonttype: none``) so the file is small and searchable;
 ids are seeded so the same figures give the same file.
+
+Why matplotlib: the report is mailed and opened offline, so the charts must live in the file.
+plotly would inline its ~4.6 MB ``plotly.min.js`` into every report and draw only once a script
+runs; pygal's interactivity loads its script from a CDN. matplotlib is the most widely kept
+Python plotting library, draws on the server, and its SVG is ~300 KB for the example report,
+prints, and renders in any browser or mail client with scripts off.
 """
 
 from __future__ import annotations
