@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from classifier import __version__
@@ -740,6 +741,331 @@ def _progress(description: str):
 
 def _pct(value) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+StatsAxis = Annotated[
+    str | None, typer.Option("--by", help="Trends on this axis only (team or topic).")
+]
+UsersOption = Annotated[
+    Path | None,
+    typer.Option("--users", help="user_id, signed_up_at: for first-week and life figures."),
+]
+ActiveUsersOption = Annotated[
+    Path | None,
+    typer.Option("--active-users", help="week (YYYY-Www or a date in it), active_users."),
+]
+TimezoneOption = Annotated[
+    str,
+    typer.Option("--timezone", help="IANA zone for weeks, hours and weekdays (DST included)."),
+]
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="First day counted (YYYY-MM-DD, in --timezone).")
+]
+UntilOption = Annotated[
+    str | None, typer.Option("--until", help="Last day counted, inclusive (YYYY-MM-DD).")
+]
+SkipBadDates = Annotated[
+    bool,
+    typer.Option(
+        "--skip-bad-dates", help="Count and leave out unreadable times instead of stopping."
+    ),
+]
+SpikeMin = Annotated[
+    int, typer.Option("--spike-min", min=1, help="Fewest contacts in a week that can be a spike.")
+]
+
+
+def _stats(
+    corpus, taxonomy, users, active_users, timezone, since, until, by, skip, spike_min, columns
+):
+    """Read the corpus and side files, then compute every figure (shared by stats and report)."""
+    from classifier.stats import SpikeRule, StatsOptions, compute_stats
+    from classifier.stats.users import read_active_users, read_users
+    from classifier.taxonomy import load_taxonomy
+
+    loaded = load_taxonomy(taxonomy)
+    options = StatsOptions(
+        timezone=timezone,
+        since=since,
+        until=until,
+        by=by,
+        skip_bad_dates=skip,
+        spike=SpikeRule(min_count=spike_min),
+    )
+    from classifier.stats.frame import zone_of
+
+    zone_of(timezone)  # a bad zone is a usage error before any file is read
+    data = _load(corpus, loaded, columns)
+    signups = None if users is None else read_users(str(users), skip_bad_dates=skip)
+    active = None if active_users is None else read_active_users(str(active_users))
+    return data, compute_stats(data, options, signups, active)
+
+
+@app.command()
+@handles_errors
+def stats(
+    corpus: CorpusArgument,
+    users: UsersOption = None,
+    active_users: ActiveUsersOption = None,
+    timezone: TimezoneOption = "UTC",
+    since: SinceOption = None,
+    until: UntilOption = None,
+    by: StatsAxis = None,
+    format: Annotated[DataFormat, typer.Option("--format", "-f")] = DataFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the figures here, not stdout.")
+    ] = None,
+    fail_on_spike: Annotated[
+        bool, typer.Option("--fail-on-spike", help="Exit 1 when a tag spikes in the last week.")
+    ] = False,
+    skip_bad_dates: SkipBadDates = False,
+    spike_min: SpikeMin = 5,
+    taxonomy: TaxonomyOption = None,
+    id_column: IdColumn = None,
+    text_column: TextColumn = None,
+    tags_column: TagsColumn = None,
+    axis_column: AxisColumn = None,
+) -> None:
+    """The support team's health figures: load per week, hour x weekday, per active user,
+    time to first response, new users' first week, repeat contacts, tag trends and spikes.
+
+    A contact is a conversation, counted once in the ISO week (in --timezone) of its first
+    message. Time to first response is shown per week and per team, never per agent: a
+    per-agent figure is easy to game. A week is a spike for a tag when it has at least
+    --spike-min contacts and a Poisson count with the mean of the previous 4 weeks would
+    reach that many with probability below 0.001. csv writes the weekly table; json has
+    everything. Exit 1 with --fail-on-spike when a tag spikes in the last week; 2 on bad input.
+
+    Example: feedtag stats examples/support-history.csv --users examples/users.csv
+    --active-users examples/active-users.csv --timezone Europe/Berlin
+    """
+    from classifier.errors import UsageError
+    from classifier.stats import render
+
+    if output is not None and format is DataFormat.table:
+        raise UsageError("--output needs --format json, csv or markdown")
+    inputs = [corpus, users, active_users]
+    _refuse_input(output, inputs, "--output")
+    columns = _columns(id_column, text_column, tags_column, axis_column)
+    _, result = _stats(
+        corpus,
+        taxonomy,
+        users,
+        active_users,
+        timezone,
+        since,
+        until,
+        by,
+        skip_bad_dates,
+        spike_min,
+        columns,
+    )
+    if format is DataFormat.json:
+        _emit(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", output)
+    elif format is DataFormat.csv:
+        from classifier.output import csv_text
+
+        _emit(csv_text(render.weeks_frame(result)), output)
+    elif format is DataFormat.markdown:
+        _emit(render.to_markdown(result), output)
+    else:
+        _print_stats(result)
+    for line in render.skip_lines(result):
+        err.print(line.removeprefix("- "), highlight=False, markup=False)
+    if fail_on_spike and result.spike_in_last_week():
+        raise typer.Exit(1)
+
+
+def _refuse_input(output: Path | None, inputs: list[Path | None], option: str) -> None:
+    """An output must never overwrite one of the command's inputs."""
+    from classifier.errors import UsageError
+
+    if output is None:
+        return
+    for source in inputs:
+        if source is not None and str(source) != "-" and output.resolve() == source.resolve():
+            raise UsageError(f"{option} {output} is one of the inputs; write somewhere else")
+
+
+def _rows_table(title: str, header, rows, *, left: int = 1) -> Table:
+    table = Table(title=title, title_justify="left")
+    for i, column in enumerate(header):
+        table.add_column(column, justify="left" if i < left else "right")
+    for row in rows:
+        table.add_row(*(str(cell) for cell in row))
+    return table
+
+
+def _print_stats(result) -> None:
+    from rich.panel import Panel
+
+    from classifier.stats import render
+
+    out.print(
+        Panel.fit(
+            f"[bold]{result.messages}[/bold] messages, [bold]{result.contacts}[/bold] contacts, "
+            f"{len(result.weeks)} weeks (ISO weeks in {escape(result.timezone)})\n"
+            f"{escape(result.spike_rule)}",
+            title=f"stats of {escape(result.source)}",
+        )
+    )
+    if result.spikes:
+        out.print(
+            _rows_table(
+                f"spikes ({len(result.spikes)})",
+                render.SPIKE_HEADER,
+                render.spike_rows(result),
+                left=3,
+            ),
+            markup=False,
+            style="red",
+        )
+    else:
+        out.print("no spikes", highlight=False)
+    out.print(
+        _rows_table("contacts per week", render.WEEK_HEADER, render.week_rows(result), left=2),
+        markup=False,
+    )
+    hours = Table(title="contacts per hour and weekday", title_justify="left", box=None)
+    for column in ("", *(f"{h:02d}" for h in range(24)), "total"):
+        hours.add_column(column, justify="right", min_width=2, no_wrap=True)
+    for row in render.hour_rows(result):
+        hours.add_row(*row)
+    out.print(hours, markup=False)
+    if result.first_response_by_team is not None:
+        out.print(
+            _rows_table(
+                "time to first response per team",
+                ("team", "answered", "unanswered", "median", "p90"),
+                (
+                    (
+                        t.team,
+                        t.answered,
+                        t.unanswered,
+                        render.duration(t.median_s),
+                        render.duration(t.p90_s),
+                    )
+                    for t in result.first_response_by_team
+                ),
+            ),
+            markup=False,
+        )
+    if result.first_week is not None:
+        out.print(
+            _rows_table(
+                "new users contacting in their first week",
+                ("signup week", "new users", "contacted", "share"),
+                (
+                    (c.week, c.new_users, c.contacted_first_week, render.share(c.share))
+                    for c in result.first_week.cohorts
+                ),
+            ),
+            markup=False,
+        )
+        out.print(
+            _rows_table(
+                "contacts over the life of a customer",
+                ("weeks since signup", "users at risk", "contacts", "per user"),
+                (
+                    (
+                        render.life_label(x.weeks_since_signup),
+                        x.users_at_risk,
+                        x.contacts,
+                        render.number(x.contacts_per_user),
+                    )
+                    for x in render.life_rows(result.first_week.life)
+                ),
+            ),
+            markup=False,
+        )
+    if result.repeat_contacts is not None:
+        repeats = result.repeat_contacts
+        out.print(
+            _rows_table(
+                f"next-contact avoidance: {render.share(repeats.share)} of {repeats.contacts} "
+                "contacts followed by another within 7 days",
+                ("topic", "contacts", "followed", "share"),
+                (
+                    (t.topic, t.contacts, t.followed, render.share(t.share))
+                    for t in repeats.by_topic
+                ),
+            ),
+            markup=False,
+        )
+    for axis in dict.fromkeys(t.axis for t in result.trends):
+        header, rows = render.trend_table(result, axis)
+        out.print(_rows_table(f"{axis} trend (* = spike)", header, rows), markup=False)
+
+
+@app.command()
+@handles_errors
+def report(
+    corpus: CorpusArgument,
+    out_file: Annotated[Path, typer.Option("--out", help="The HTML file to write.")],
+    users: UsersOption = None,
+    active_users: ActiveUsersOption = None,
+    timezone: TimezoneOption = "UTC",
+    since: SinceOption = None,
+    until: UntilOption = None,
+    skip_bad_dates: SkipBadDates = False,
+    spike_min: SpikeMin = 5,
+    cross_validate: Annotated[
+        bool,
+        typer.Option("--cross-validate", help="Judge the tags out of fold: taxonomy health."),
+    ] = False,
+    folds: Annotated[int, typer.Option("--folds", min=2, help="Folds for --cross-validate.")] = 5,
+    model: Annotated[
+        Path | None,
+        typer.Option("--model", help="Judge the tags with this model directory: suspect counts."),
+    ] = None,
+    taxonomy: TaxonomyOption = None,
+    id_column: IdColumn = None,
+    text_column: TextColumn = None,
+    tags_column: TagsColumn = None,
+    axis_column: AxisColumn = None,
+) -> None:
+    """One self-contained HTML report a lead opens offline or mails: the figures of
+    feedtag stats as charts (weekly load, per active user, hour x weekday, first-week
+    cohorts, contacts over a customer's life, tag trends with spikes marked, first
+    response), the tagging audit, and with --model DIR or --cross-validate the taxonomy
+    health and suspect tags. No network: the charts are inline SVG.
+
+    Example: feedtag report examples/support-history.csv --users examples/users.csv
+    --active-users examples/active-users.csv --timezone Europe/Berlin --out report.html
+    """
+    from classifier.audit import run_audit
+    from classifier.errors import UsageError
+    from classifier.output import write_atomic
+    from classifier.stats.report import render_report
+
+    if cross_validate and model is not None:
+        raise UsageError("use --cross-validate or --model, not both")
+    _refuse_input(out_file, [corpus, users, active_users], "--out")
+    columns = _columns(id_column, text_column, tags_column, axis_column)
+    data, result = _stats(
+        corpus,
+        taxonomy,
+        users,
+        active_users,
+        timezone,
+        since,
+        until,
+        None,
+        skip_bad_dates,
+        spike_min,
+        columns,
+    )
+    predictions = _audit_predictions(data, cross_validate, folds, model)
+    audited = run_audit(data, None, predictions) if data.has_tags else None
+    with err.status(f"drawing {out_file}", spinner="dots"):
+        page = render_report(result, audited)
+    write_atomic(out_file, page)
+    err.print(
+        f"wrote {out_file} ({len(page.encode()) // 1024} KiB): {_count(result.contacts, 'contact')}"
+        f" in {_count(len(result.weeks), 'week')}, {_count(len(result.spikes), 'spike')}",
+        highlight=False,
+        markup=False,
+    )
 
 
 @app.command()

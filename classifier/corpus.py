@@ -32,11 +32,25 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "created_at": ("created_at", "created", "timestamp", "date"),
     "agent": ("agent", "tagged_by", "assignee"),
     "user_id": ("user_id", "customer_id", "user"),
+    "first_response_at": ("first_response_at", "first_reply_at", "first_response"),
+    "first_response_seconds": (
+        "first_response_seconds",
+        "first_reply_seconds",
+        "time_to_first_response",
+    ),
     # Where a message came from (a help desk, an app store, a dataset): training holds out
     # whole groups to choose confidence thresholds that hold on a source it has not seen.
     "group": ("source", "group"),
 }
-OPTIONAL = ("conversation_id", "created_at", "agent", "user_id", "group")
+OPTIONAL = (
+    "conversation_id",
+    "created_at",
+    "agent",
+    "user_id",
+    "first_response_at",
+    "first_response_seconds",
+    "group",
+)
 SEPARATORS = re.compile(r"\s*[;|,]\s*")
 ASCII_NOISE = (string.punctuation + string.whitespace).encode()
 
@@ -96,7 +110,10 @@ def join_groups(keys: np.ndarray, values: np.ndarray, sep: str = "; ") -> tuple[
 
 
 def timestamps(values: pd.Series) -> pd.Series:
-    """``created_at`` cells as UTC times (NaT where unreadable); fast for ISO 8601 cells."""
+    """``created_at`` cells as UTC times (NaT where unreadable); fast for ISO 8601 cells.
+
+    Times without an offset are taken as UTC.
+    """
     import pandas as pd
 
     when = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
@@ -152,6 +169,8 @@ class Columns:
     created_at: str | None = None
     agent: str | None = None
     user_id: str | None = None
+    first_response_at: str | None = None
+    first_response_seconds: str | None = None
     group: str | None = None
 
 
@@ -171,7 +190,8 @@ class Corpus:
         The source column found for each role, after detection.
     messages : pandas.DataFrame
         One row per message: ``row`` (1-based data row), ``id``, ``text`` and whichever of
-        ``conversation_id``, ``created_at``, ``agent``, ``user_id``, ``group`` the file has.
+        ``conversation_id``, ``created_at``, ``agent``, ``user_id``, ``first_response_at``,
+        ``first_response_seconds``, ``group`` the file has.
     tags : pandas.DataFrame
         One row per raw tag: ``message`` (position in ``messages``), ``column``, ``raw``,
         ``axis``, ``tag``, ``how``. Unknown tags have no axis and no tag.
