@@ -73,7 +73,7 @@ def read_frame(name: str, fmt: str) -> pd.DataFrame:
     text = data.decode("utf-8")
     if fmt == "jsonl":
         records = []
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(jsonl_lines(text), start=1):
             if not line.strip():
                 continue
             try:
@@ -91,6 +91,18 @@ def read_frame(name: str, fmt: str) -> pd.DataFrame:
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise CorpusError(f"{name}: expected a JSON array of objects, one per message")
     return pd.DataFrame.from_records(records)
+
+
+def jsonl_lines(text: str) -> list[str]:
+    """The lines of a JSON Lines text, split on ``\n`` only (a ``\r`` before it dropped).
+
+    ``str.splitlines`` also splits at U+2028, U+0085 and other separators that JSON allows
+    unescaped inside a string, and would cut such a message in two.
+    """
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
 
 
 def csv_delimiter(data: bytes) -> str:

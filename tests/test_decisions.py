@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from classifier.corpus import load_corpus
-from classifier.errors import DecisionsError, UsageError
+from classifier.errors import DecisionsError, OutputError, UsageError
 from classifier.review.decisions import (
     Decision,
     DecisionStore,
@@ -226,7 +226,7 @@ def test_apply_refuses_to_overwrite_the_input_or_change_its_format(tmp_path, tax
     db = tmp_path / "d.sqlite"
     record(db, [accept("1", "team", "api")])
     corpus = load_corpus(path, taxonomy)
-    with pytest.raises(UsageError, match="overwrite the input"):
+    with pytest.raises(OutputError, match="is the input CORPUS"):
         apply_decisions(corpus, db, path)
     with pytest.raises(UsageError, match="input's format"):
         apply_decisions(corpus, db, tmp_path / "out.jsonl")
@@ -315,7 +315,7 @@ def test_cli_apply_writes_out_and_reports(tmp_path, taxonomy_file):
     result = runner.invoke(app, [*args, "--apply", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "applied 2 decisions to 1 messages" in result.stderr
-    assert out.read_text().splitlines()[1] == "1,the api has a bug,API; Bug report"
+    assert out.read_text().splitlines()[1] == '"1","the api has a bug","API; Bug report"'
 
 
 @pytest.mark.parametrize(
