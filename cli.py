@@ -875,6 +875,7 @@ def _progress(description: str):
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        disable=not err.is_terminal,  # no bar, and no blank line it leaves, in a pipe
     )
     task = bar.add_task(description, total=None)
 

@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS decisions (
 CREATE INDEX IF NOT EXISTS decisions_message ON decisions (message_id, axis);
 CREATE INDEX IF NOT EXISTS decisions_step ON decisions (agent, step);
 """
+COLUMNS = {
+    "seq", "step", "message_id", "row", "axis", "suggested", "confidence", "final",
+    "action", "agent", "model_version", "decided_at", "undone_at",
+}  # fmt: skip
 # The newest live decision per (message, axis).
 EFFECTIVE = """
 SELECT d.* FROM decisions d
@@ -104,41 +108,73 @@ class DecisionStore:
     path : str or Path
         The SQLite file; created (with its schema) unless ``create`` is false.
     create : bool
-        With ``False`` a missing file is an error: ``--stats`` and ``--apply`` read decisions
-        and must not leave an empty database behind.
+        With ``False`` the file is opened read-only (``--stats``, ``--apply``, ``train
+        --decisions``): a missing file is an error, and nothing in the file is created or
+        changed, not even its journal mode. With ``True`` (a review session) a new or empty
+        file gets the schema; a file holding anything else is refused before any write.
+
+    Raises
+    ------
+    DecisionsError
+        A missing file (read-only), a file that is not SQLite, or a database without
+        feedtag's decisions schema (another program's file, or a newer feedtag's).
     """
 
     def __init__(self, path: str | Path, *, create: bool = True):
         self.path = Path(path)
-        if not create and not self.path.is_file():
+        self.read_only = not create
+        if self.read_only and not self.path.is_file():
             raise DecisionsError(
                 f"{self.path}: no decisions file; run 'feedtag review CORPUS' first, or pass --db"
             )
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            if self.read_only:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
         except (OSError, sqlite3.Error) as err:
             raise DecisionsError(f"{self.path}: cannot open the decisions file ({err})") from None
         self._db.row_factory = sqlite3.Row
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise DecisionsError(
-                    f"{self.path}: decisions schema v{version} is newer than this feedtag "
-                    f"(v{SCHEMA_VERSION}); upgrade feedtag"
-                )
-            if version < SCHEMA_VERSION:
+            if self._schema() == "empty":
+                if self.read_only:
+                    raise DecisionsError(f"{self.path}: an empty database, not a decisions file")
+                self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.executescript(
                     f"BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
                 )
+            elif not self.read_only:
+                self._db.execute("PRAGMA journal_mode=WAL")
+            if not self.read_only:
+                self._db.execute("PRAGMA synchronous=FULL")
         except sqlite3.DatabaseError as err:
             self._db.close()
             raise DecisionsError(f"{self.path}: not a decisions file ({err})") from None
         except BaseException:
             self._db.close()
             raise
+
+    def _schema(self) -> str:
+        """``"ours"`` or ``"empty"``; anything else raises before a byte is written."""
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        if version > SCHEMA_VERSION:
+            raise DecisionsError(
+                f"{self.path}: decisions schema v{version} is newer than this feedtag "
+                f"(v{SCHEMA_VERSION}); upgrade feedtag"
+            )
+        if version == 0 and not tables:
+            return "empty"
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(decisions)")}
+        if version != SCHEMA_VERSION or not columns >= COLUMNS:
+            found = ", ".join(sorted(tables)) or "none"
+            raise DecisionsError(
+                f"{self.path}: not a feedtag decisions file (schema version {version}, "
+                f"tables: {found}); pass --db with the file 'feedtag review' wrote"
+            )
+        return "ours"
 
     def __enter__(self) -> DecisionStore:
         return self
