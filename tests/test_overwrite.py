@@ -245,3 +245,29 @@ def test_refuse_overwrite_lets_other_paths_and_stdin_through(tmp_path):
     refuse_overwrite({"--output": tmp_path / "d.csv", "--fix": None}, {"CORPUS": corpus})
     refuse_overwrite({"--output": tmp_path / "d.csv"}, {"CORPUS": "-", "--model": None})
     refuse_overwrite({"--output": tmp_path / "c.csv.bak"}, {"CORPUS": [corpus]})
+
+
+@pytest.mark.parametrize(
+    ("command", "output"),
+    [("audit", "--output"), ("audit", "--fix"), ("suggest", "--output"), ("review", "--out")],
+)
+def test_a_file_output_that_is_a_directory_is_one_line(workspace, tmp_path, command, output):
+    _, files = workspace
+    target = tmp_path / "taken.csv"
+    target.mkdir()
+    args = [*command.split(), *arguments(command, files), output, str(target)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr == f"error: {target}: is a directory; name a file to write\n"
+
+
+@pytest.mark.parametrize("command", ["train", "export"])
+def test_a_directory_output_that_is_a_file_is_one_line(workspace, tmp_path, command):
+    _, files = workspace
+    target = tmp_path / "taken"
+    target.write_text("not a directory\n")
+    args = [command, *arguments(command, files), "--out", str(target)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"error: {target}")
+    assert target.read_text() == "not a directory\n"
