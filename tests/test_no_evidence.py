@@ -74,3 +74,12 @@ def test_cli_suggest_empty_text_and_blank_rows(eager, taxonomy_file, tmp_path):
     assert result.exit_code == 0, result.output
     statuses = [json.loads(line)["status"] for line in result.stdout.splitlines()]
     assert statuses == ["auto"] + ["review"] * len(NOTHING)
+
+
+def test_export_never_fills_a_tag_from_nothing(eager, taxonomy):
+    from classifier.export.teams import model_suggester
+
+    model, _ = eager
+    answers = model_suggester(model)([SOMETHING, "!!! ???", "ЖЖЖ ЮЮЮ"])
+    for pairs in answers.values():
+        assert pairs[0][1] > 0 and [score for _, score in pairs[1:]] == [0.0, 0.0]

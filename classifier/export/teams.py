@@ -294,12 +294,21 @@ def model_suggester(model: Any) -> Suggester:
 
     def suggest(texts: list[str]) -> dict[str, list[tuple[str, float]]]:
         predicted = model.predict_axes(texts, top=1)
-        return {
-            axis: list(zip(p.tags.tolist(), p.confidence.tolist(), strict=True))
+        return {  # no evidence (see TagClassifier._auto): confidence 0, never filled in
+            axis: list(zip(p.tags.tolist(), _with_evidence(p).tolist(), strict=True))
             for axis, p in predicted.items()
         }
 
     return suggest
+
+
+def _with_evidence(predictions: Any) -> Any:
+    """The confidences, 0 where the message gave the model nothing to go on."""
+    import numpy as np
+
+    if predictions.evidence is None:
+        return predictions.confidence
+    return np.where(predictions.evidence, predictions.confidence, 0.0)
 
 
 def _reasons(corpus, rows, positions, review, repeat, counts, filled, notes) -> Any:
