@@ -106,6 +106,11 @@ def refuse_overwrite(
         for path in (given if isinstance(given, list | tuple) else [given])
         if path is not None and str(path) != "-"
     ]
+    given = [(o, Path(t)) for o, t in outputs.items() if t is not None and str(t) != "-"]
+    for i, (option, out) in enumerate(given):
+        for other, second in given[:i]:
+            if out.resolve() == second.resolve():
+                raise OutputError(f"{out}: {option} and {other} name the same file; give two")
     for option, target in outputs.items():
         if target is None or str(target) == "-":
             continue

@@ -271,3 +271,10 @@ def test_a_directory_output_that_is_a_file_is_one_line(workspace, tmp_path, comm
     assert result.exit_code == 2, result.output
     assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"error: {target}")
     assert target.read_text() == "not a directory\n"
+
+
+def test_two_outputs_cannot_be_one_file(tmp_path):
+    corpus = tmp_path / "c.csv"
+    corpus.write_text("id,text\n")
+    with pytest.raises(OutputError, match="--fix and --output name the same file; give two"):
+        refuse_overwrite({"--output": tmp_path / "r.csv", "--fix": tmp_path / "r.csv"}, {})
