@@ -8,19 +8,114 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
 
 from classifier import __version__
 
+# Which path parameters a command writes. Every path-typed option named here is an output;
+# every other path-typed parameter (arguments included) is an input. Before any command
+# runs, ``handles_errors`` refuses an output that is, holds or lies inside one of the
+# command's inputs (``classifier.output.refuse_overwrite``), and tests/test_overwrite.py
+# tries that on every command registered here. A new option that writes a file or a
+# directory must use one of these names (or be added here).
+OUTPUT_OPTIONS = ("--output", "--out", "--fix", "--apply", "--labels-out")
+
+
+def _default_taxonomy() -> Path:
+    from classifier.taxonomy import default_taxonomy_path
+
+    return default_taxonomy_path()
+
+
+def _default_model() -> Path:
+    from classifier.model.store import default_model_path
+
+    return default_model_path()
+
+
+# Inputs a command reads from a default when the option is left out (by parameter name).
+DEFAULT_INPUTS = {"taxonomy": _default_taxonomy, "model": _default_model}
+
+
+def _click() -> Any:
+    """The click that typer runs on: typer 0.2x vendors its own copy."""
+    try:
+        from typer import _click as click
+    except ImportError:  # pragma: no cover - a typer that uses the real click
+        import click
+    return click
+
+
+class FeedtagGroup(TyperGroup):
+    """The root command: usage errors as one ``error:`` line, warnings as one line each.
+
+    Click prints a usage block and a boxed message for a missing argument or a bad option;
+    feedtag's promise is one line on stderr and exit code 2 for any bad usage or input.
+    """
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        _hide_flag_types()
+        import warnings
+
+        warnings.showwarning = _show_warning
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        click = _click()
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as error:
+            sys.exit(error.exit_code)  # the help is already printed
+        except click.exceptions.ClickException as error:
+            command = getattr(getattr(error, "ctx", None), "command_path", None)
+            hint = f" (see '{command} --help')" if command else ""
+            _error_lines(f"{error.format_message()}{hint}")
+            sys.exit(2)
+        except typer.Abort:
+            err.print("aborted", highlight=False)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _hide_flag_types() -> None:
+    """``--help`` lists a flag as ``--debug``, not ``--debug <bool>``: it takes no value."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "feedtag", False):
+        return
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich.feedtag = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A Python warning as one ``warning:`` line, without the source line Python adds."""
+    text = " ".join(str(message).split())
+    say(err, ("warning:", "yellow"), f" {text}", soft_wrap=True)
+
+
 app = typer.Typer(
     name="feedtag",
+    cls=FeedtagGroup,
     help="Keep customer-feedback tags honest: one team and one topic per message.",
     no_args_is_help=True,
     rich_markup_mode="rich",
@@ -29,9 +124,33 @@ app = typer.Typer(
 taxonomy_app = typer.Typer(help="Validate and show the taxonomy.", no_args_is_help=True)
 app.add_typer(taxonomy_app, name="taxonomy")
 
-out = Console(soft_wrap=False)
-err = Console(stderr=True, soft_wrap=True)
+# Markup off: everything printed may hold user text (tags, agents, paths, messages), and a
+# ``[/x]`` in it must print as written. Styled text goes through ``say`` or ``Text``.
+out = Console(soft_wrap=False, markup=False)
+err = Console(stderr=True, soft_wrap=True, markup=False)
 state = {"debug": False}
+
+
+def say(console: Console, *parts: str | tuple[str, str], **options: Any) -> None:
+    """Print one line of parts, never read as markup: ``"text"`` or ``("text", "style")``.
+
+    The one way to print a styled line holding user text, e.g.
+    ``say(err, ("warning:", "yellow"), f" {path} is empty")``.
+    """
+    options.setdefault("highlight", False)
+    console.print(Text.assemble(*parts), **options)
+
+
+def _error_lines(message: str) -> None:
+    """An error as red ``error:`` lines on stderr, one per line of the message."""
+    for line in message.splitlines() or ["unknown error"]:
+        say(err, ("error:", "red"), f" {line}", soft_wrap=True)
+
+
+def _spinner(message: str):
+    """A spinner on stderr; its text is data (a path may hold ``[``), never markup."""
+    return err.status(Text(message), spinner="dots")
+
 
 TaxonomyOption = Annotated[
     Path | None,
@@ -85,7 +204,7 @@ def _load(path, taxonomy, columns, *, require_tags=False):
     """Read a corpus with a status line on stderr, since a big export takes a few seconds."""
     from classifier.corpus import load_corpus
 
-    with err.status(f"reading {path}", spinner="dots"):
+    with _spinner(f"reading {path}"):
         return load_corpus(str(path), taxonomy, columns, require_tags=require_tags)
 
 
@@ -107,22 +226,58 @@ class ShowFormat(StrEnum):
 
 
 def handles_errors(command):
-    """Render library errors as one line each on stderr with exit code 2."""
+    """Run a command safely: outputs checked against inputs first, library errors as one
+    line each on stderr with exit code 2."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from classifier.errors import FeedtagError
 
         try:
+            refuse_overwrite()
             return command(*args, **kwargs)
         except FeedtagError as error:
             if state["debug"]:
                 raise
-            for line in str(error).splitlines() or [type(error).__name__]:
-                err.print(f"[red]error:[/red] {line}", highlight=False, markup=True, soft_wrap=True)
+            _error_lines(str(error) or type(error).__name__)
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def refuse_overwrite(**outputs: Path | None) -> None:
+    """Refuse, before any work, an output of the running command that is one of its inputs.
+
+    Outputs and inputs come from the command's own parameters (see ``OUTPUT_OPTIONS``);
+    ``outputs`` adds paths a command writes under another name (``review`` writes ``--db``),
+    e.g. ``refuse_overwrite(**{"--db": db})``.
+    """
+    from typer.main import get_current_context
+
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return
+    found: dict[str, Any] = dict(outputs)
+    inputs: dict[str, Any] = {}
+    for param in ctx.command.params:
+        if not getattr(getattr(param, "type_descriptor", None), "is_path", False):
+            continue
+        value = ctx.params.get(param.name)
+        if param.param_type_name == "option":
+            label = max(param.opts, key=len)
+            if set(param.opts) & set(OUTPUT_OPTIONS):
+                found[label] = value
+                continue
+        else:
+            label = (param.name or "").upper()
+        if value is None and param.name in DEFAULT_INPUTS:
+            value = DEFAULT_INPUTS[param.name]()
+        if label not in found:
+            inputs[label] = value
+    if any(value is not None for value in found.values()):
+        from classifier.output import refuse_overwrite as refuse
+
+        refuse(found, inputs)
 
 
 def _count(n: int, noun: str) -> str:
@@ -167,9 +322,10 @@ def taxonomy_check(
     loaded = load_taxonomy(path)
     out.print(_taxonomy_table(loaded))
     count = sum(len(axis.tags) for axis in loaded.axes.values())
-    err.print(
-        f"[green]valid:[/green] {path}: '{loaded.name}', {len(loaded.axes)} axes, {count} tags",
-        highlight=False,
+    say(
+        err,
+        ("valid:", "green"),
+        f" {path}: '{loaded.name}', {len(loaded.axes)} axes, {count} tags",
     )
 
 
@@ -307,14 +463,14 @@ def _audit_predictions(data, cross_validate: bool, folds: int, model: Path | Non
     from classifier.audit import suspects
 
     if model is not None:
-        with err.status("loading the model", spinner="dots"):
+        with _spinner("loading the model"):
             predictions = suspects.model_predictions(data, model)
         if predictions.trained_on_this_corpus:
-            err.print(
-                f"[yellow]warning:[/yellow] {model} was trained on this very corpus (same data "
-                "sha256): its opinions on its own training rows are not evidence; "
-                "use --cross-validate",
-                highlight=False,
+            say(
+                err,
+                ("warning:", "yellow"),
+                f" {model} was trained on this very corpus (same data sha256): its opinions "
+                "on its own training rows are not evidence; use --cross-validate",
             )
     elif cross_validate:
         bar, tick = _progress(f"cross-validating {len(data)} messages, {folds} folds")
@@ -323,7 +479,7 @@ def _audit_predictions(data, cross_validate: bool, folds: int, model: Path | Non
     else:
         return None
     for axis, why in predictions.skipped.items():
-        err.print(f"[yellow]note:[/yellow] axis '{axis}' not judged: {why}", highlight=False)
+        say(err, ("note:", "yellow"), f" axis '{axis}' not judged: {why}")
     return predictions
 
 
@@ -334,11 +490,17 @@ def _print_audit(report, limit: int) -> None:
     severity = summary.by_severity
     out.print(
         Panel.fit(
-            f"[bold]{summary.messages}[/bold] messages, "
-            f"[bold]{summary.complete_share:.1%}[/bold] complete (one tag on every axis)\n"
-            f"[red]{severity['error']} errors[/red], "
-            f"[yellow]{severity['warning']} warnings[/yellow], {severity['info']} info",
-            title=f"audit of {summary.source}",
+            Text.assemble(
+                (str(summary.messages), "bold"),
+                " messages, ",
+                (f"{summary.complete_share:.1%}", "bold"),
+                " complete (one tag on every axis)\n",
+                (f"{severity['error']} errors", "red"),
+                ", ",
+                (f"{severity['warning']} warnings", "yellow"),
+                f", {severity['info']} info",
+            ),
+            title=Text(f"audit of {summary.source}"),
         )
     )
     if summary.by_check:
@@ -361,16 +523,16 @@ def _print_audit(report, limit: int) -> None:
                 str(agent.warnings),
             )
         out.print(agents)
-    out.print("[bold]messages per tag[/bold] (exactly one tag on the axis)")
+    say(out, ("messages per tag", "bold"), " (exactly one tag on the axis)")
     for axis, counts in summary.tags.items():
         spread = " · ".join(f"{tag} {count}" for tag, count in counts.items())
         out.print(f"  {axis}: {spread}", highlight=False, soft_wrap=True)
     if summary.model:
-        out.print(f"[bold]tags judged by[/bold] {summary.model}", highlight=False)
+        say(out, ("tags judged by", "bold"), f" {summary.model}")
     if summary.health:
         from classifier.audit.report import health_line
 
-        out.print("[bold]taxonomy health[/bold]")
+        say(out, ("taxonomy health", "bold"))
         for axis, figures in summary.health.items():
             out.print(f"  {axis}: {health_line(figures)}", highlight=False, soft_wrap=True)
     import pandas as pd
@@ -407,7 +569,14 @@ class ExportFormat(StrEnum):
 def export(
     ctx: typer.Context,
     corpus: CorpusArgument,
-    by: Annotated[str, typer.Option("--by", help="Axis to split by: one file per tag.")],
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            metavar="AXIS",
+            help="Axis to split by, one file per tag: team or topic (any axis of the taxonomy).",
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Directory to write (created if missing).")],
     format: Annotated[ExportFormat, typer.Option("--format", "-f")] = ExportFormat.csv,
     since: Annotated[
@@ -464,7 +633,7 @@ def export(
     suggester = _suggester(model, loaded) if suggest else None
     columns = _columns(id_column, text_column, tags_column, axis_column)
     data = _load(corpus, loaded, columns, require_tags=not suggest)
-    with err.status(f"writing {out}", spinner="dots"):
+    with _spinner(f"writing {out}"):
         done = export_corpus(data, chosen, out, format=format.value, force=force, suggest=suggester)
     _print_export(done, out)
 
@@ -474,7 +643,7 @@ def _suggester(model, taxonomy):
     from classifier.export.teams import model_suggester
     from classifier.model.store import default_model_path, load_model
 
-    with err.status("loading the model", spinner="dots"):
+    with _spinner("loading the model"):
         return model_suggester(load_model(model or default_model_path(), taxonomy))
 
 
@@ -582,6 +751,8 @@ def review(
     if given("format") and not stats:
         raise UsageError("--format goes with --stats")
     db = db or default_db_path(corpus)
+    if not (stats or apply):
+        refuse_overwrite(**{"--db": db})  # the review session writes its decisions there
     if stats:
         from classifier.review.decisions import decision_stats
 
@@ -601,10 +772,7 @@ def review(
             highlight=False,
         )
         if done.unmatched:
-            err.print(
-                f"[yellow]{done.unmatched} decided message ids are not in {corpus}[/yellow]",
-                highlight=False,
-            )
+            say(err, (f"{done.unmatched} decided message ids are not in {corpus}", "yellow"))
         return
     if not _interactive():
         raise UsageError(
@@ -628,7 +796,7 @@ def _review_suggester(model, taxonomy):
     from classifier.model.store import default_model_path
     from classifier.review import load_suggester
 
-    with err.status("loading the model", spinner="dots"):
+    with _spinner("loading the model"):
         return load_suggester(model or default_model_path(), taxonomy)
 
 
@@ -715,21 +883,22 @@ def _load_model(model, taxonomy):
     """Load a model directory (hash and tags checked) with a status line on stderr."""
     from classifier.model.store import default_model_path, load_model
 
-    with err.status("loading the model", spinner="dots"):
+    with _spinner("loading the model"):
         return load_model(model or default_model_path(), taxonomy)
 
 
 def _progress(description: str):
     """A rich progress bar on stderr and the ``progress(done, total)`` callback feeding it."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     bar = Progress(
-        "[progress.description]{task.description}",
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=err,
         transient=True,
+        disable=not err.is_terminal,  # no bar, and no blank line it leaves, in a pipe
     )
     task = bar.add_task(description, total=None)
 
@@ -844,8 +1013,6 @@ def stats(
 
     if output is not None and format is DataFormat.table:
         raise UsageError("--output needs --format json, csv or markdown")
-    inputs = [corpus, users, active_users]
-    _refuse_input(output, inputs, "--output")
     columns = _columns(id_column, text_column, tags_column, axis_column)
     _, result = _stats(
         corpus,
@@ -876,17 +1043,6 @@ def stats(
         raise typer.Exit(1)
 
 
-def _refuse_input(output: Path | None, inputs: list[Path | None], option: str) -> None:
-    """An output must never overwrite one of the command's inputs."""
-    from classifier.errors import UsageError
-
-    if output is None:
-        return
-    for source in inputs:
-        if source is not None and str(source) != "-" and output.resolve() == source.resolve():
-            raise UsageError(f"{option} {output} is one of the inputs; write somewhere else")
-
-
 def _rows_table(title: str, header, rows, *, left: int = 1) -> Table:
     table = Table(title=title, title_justify="left")
     for i, column in enumerate(header):
@@ -903,10 +1059,14 @@ def _print_stats(result) -> None:
 
     out.print(
         Panel.fit(
-            f"[bold]{result.messages}[/bold] messages, [bold]{result.contacts}[/bold] contacts, "
-            f"{len(result.weeks)} weeks (ISO weeks in {escape(result.timezone)})\n"
-            f"{escape(result.spike_rule)}",
-            title=f"stats of {escape(result.source)}",
+            Text.assemble(
+                (str(result.messages), "bold"),
+                " messages, ",
+                (str(result.contacts), "bold"),
+                f" contacts, {len(result.weeks)} weeks (ISO weeks in {result.timezone})\n",
+                result.spike_rule,
+            ),
+            title=Text(f"stats of {result.source}"),
         )
     )
     if result.spikes:
@@ -1040,7 +1200,6 @@ def report(
 
     if cross_validate and model is not None:
         raise UsageError("use --cross-validate or --model, not both")
-    _refuse_input(out_file, [corpus, users, active_users], "--out")
     columns = _columns(id_column, text_column, tags_column, axis_column)
     data, result = _stats(
         corpus,
@@ -1057,7 +1216,7 @@ def report(
     )
     predictions = _audit_predictions(data, cross_validate, folds, model)
     audited = run_audit(data, None, predictions) if data.has_tags else None
-    with err.status(f"drawing {out_file}", spinner="dots"):
+    with _spinner(f"drawing {out_file}"):
         page = render_report(result, audited)
     write_atomic(out_file, page)
     err.print(
@@ -1214,7 +1373,7 @@ def calibrate(
     loaded = load_taxonomy(taxonomy)
     columns = _columns(id_column, text_column, tags_column, axis_column)
     data = _load(corpus, loaded, columns, require_tags=decisions is None)
-    with err.status("calibrating", spinner="dots"):
+    with _spinner("calibrating"):
         result = calibrate_directory(
             data,
             model or default_model_path(),

@@ -386,7 +386,7 @@ def _messages(frame: pd.DataFrame, columns: Columns) -> pd.DataFrame:
     def as_text(column: str) -> pd.Series:
         values = frame[column].reset_index(drop=True)
         if not pd.api.types.is_string_dtype(values) or values.isna().any():
-            values = values.map(lambda v: "" if v is None or v != v else str(v)).astype(str)
+            values = values.map(_cell_text).astype(str)
         return values
 
     rows = pd.RangeIndex(1, len(frame) + 1)
@@ -398,6 +398,23 @@ def _messages(frame: pd.DataFrame, columns: Columns) -> pd.DataFrame:
         if column is not None:
             messages[role] = as_text(column)
     return messages
+
+
+def _cell_text(value: object) -> str:
+    """A cell as text: missing as ``""``, lists and objects (JSON, Parquet) as JSON."""
+    import json
+
+    import pandas as pd
+
+    if isinstance(value, str):
+        return value
+    if hasattr(value, "tolist"):  # numpy arrays and scalars, from Parquet lists
+        value = value.tolist()
+    if isinstance(value, list | tuple | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return ""
+    return str(value)
 
 
 def _resolve_tags(

@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from classifier.errors import OutputError
 
-# A spreadsheet runs a cell starting with these as a formula (OWASP "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell starting with these as a formula (OWASP "CSV injection"); the
+# full-width forms too, since some spreadsheets fold them to ASCII before parsing.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~])")
 
 
@@ -51,6 +52,8 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
     """Write a whole file or nothing: a temp file in the same folder, then a rename."""
     path = Path(path)
     payload = data.encode("utf-8") if isinstance(data, str) else data
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory; name a file to write")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -63,30 +66,95 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temp, path)
+    except OSError as err:
+        Path(temp).unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write it ({err.strerror or err})") from None
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
 
 
-def csv_text(frame: Any, sep: str = ",") -> str:
-    """A DataFrame as CSV with every formula-like cell neutralised for spreadsheets."""
-    safe = frame.copy()
-    for column in safe.columns:
-        values = safe[column]
-        if values.dtype == object or str(values.dtype) in ("str", "string"):
-            risky = values.str.startswith(FORMULA_STARTS, na=False).to_numpy(dtype=bool)
-            if risky.any():
-                safe[column] = values.astype(object).where(~risky, "'" + values.astype(str))
-    return safe.to_csv(index=False, sep=sep, lineterminator="\n")
+def refuse_overwrite(
+    outputs: Mapping[str, str | Path | None], inputs: Mapping[str, str | Path | None]
+) -> None:
+    """Refuse any output that would replace, hold or sit inside a file the command reads.
+
+    One rule for every command that writes, so "never modify an input" does not depend on
+    each command remembering it. An output is refused when it is an input under another
+    spelling (``./x``, ``../dir/x``, a symlink: compared resolved; a hard link: the same
+    file on disk), when it is a directory holding an input (an export or model directory
+    around the corpus), or when it lies inside an input directory (a model directory's
+    files).
+
+    Parameters
+    ----------
+    outputs : mapping of str to path or None
+        Option name (``--output``) to the path it writes; ``None`` means not given.
+    inputs : mapping of str to path, list of paths or None
+        Name (``CORPUS``, ``--taxonomy``) to what the command reads; ``None`` and ``-``
+        (stdin) are skipped.
+
+    Raises
+    ------
+    OutputError
+        Naming the output, the option and the input it would destroy.
+    """
+    sources = [
+        (name, Path(path))
+        for name, given in inputs.items()
+        for path in (given if isinstance(given, list | tuple) else [given])
+        if path is not None and str(path) != "-"
+    ]
+    given = [(o, Path(t)) for o, t in outputs.items() if t is not None and str(t) != "-"]
+    for i, (option, out) in enumerate(given):
+        for other, second in given[:i]:
+            if out.resolve() == second.resolve():
+                raise OutputError(f"{out}: {option} and {other} name the same file; give two")
+    for option, target in outputs.items():
+        if target is None or str(target) == "-":
+            continue
+        out = Path(target)
+        where = out.resolve()
+        for name, source in sources:
+            resolved = source.resolve()
+            named = name if source == out else f"{name} ({source})"
+            if where == resolved or _same_file(out, source):
+                problem = f"is the input {named}"
+            elif resolved.is_relative_to(where):
+                problem = f"is a directory holding the input {named}"
+            elif source.is_dir() and where.is_relative_to(resolved):
+                problem = f"is inside the input {named}"
+            else:
+                continue
+            raise OutputError(
+                f"{out}: {option} {problem}; inputs are never overwritten: write somewhere else"
+            )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Two existing names of one file (hard links); ``False`` when either is missing."""
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def csv_text(data: Any, sep: str = ",") -> str:
+    """:func:`csv_bytes` as text, for commands that print CSV to stdout."""
+    return csv_bytes(data, sep=sep).decode("utf-8")
+
+
+def _formula_pattern() -> str:
+    return "^[" + "".join("\\" + c if c in "-\\]^" else c for c in FORMULA_STARTS) + "]"
 
 
 def neutralise_table(table: Any) -> Any:
-    """``neutralise_formula`` over every text column of an Arrow table, in Arrow's kernels."""
+    """``neutralise_formula`` over every text column and the header of an Arrow table."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    pattern = "^[" + "".join("\\" + c if c in "-\\]^" else c for c in FORMULA_STARTS) + "]"
+    pattern = _formula_pattern()
     for i, column in enumerate(table.columns):
         if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
             continue
@@ -95,26 +163,46 @@ def neutralise_table(table: Any) -> Any:
             quote, nothing = pa.scalar("'", column.type), pa.scalar("", column.type)
             safe = pc.if_else(risky, pc.binary_join_element_wise(quote, column, nothing), column)
             table = table.set_column(i, table.field(i), safe)
-    return table
+    names = [neutralise_formula(name) for name in table.column_names]
+    return table.rename_columns(names) if names != table.column_names else table
 
 
-def csv_bytes(data: Any, *, neutralised: bool = False) -> bytes:
-    """A DataFrame or Arrow table as UTF-8 CSV, formula cells neutralised; Arrow's fast writer.
+def csv_bytes(data: Any, *, sep: str = ",", neutralised: bool = False) -> bytes:
+    """A DataFrame or Arrow table as UTF-8 CSV: the one CSV writer of feedtag.
 
-    Every text cell is quoted (valid CSV that any reader, spreadsheets included, takes);
-    missing values are written as empty cells. ``neutralised`` says the table already is.
+    Every CSV feedtag writes comes from here, so the two rules that keep a spreadsheet from
+    running a cell live in one place: a cell (header included) starting with a formula
+    character gets a ``'`` in front (:data:`FORMULA_STARTS`), and every text cell is quoted,
+    so a line break inside a cell can never start a new row with a live formula. Missing
+    values are written as empty cells. ``neutralised`` says the table already went through
+    :func:`neutralise_table` (export does it once for all its files).
     """
     import io
 
     import pyarrow as pa
     import pyarrow.csv
 
-    table = data if isinstance(data, pa.Table) else pa.Table.from_pandas(data, preserve_index=False)
+    table = data if isinstance(data, pa.Table) else _arrow(data)
     if not neutralised:
         table = neutralise_table(table)
     sink = io.BytesIO()
-    pyarrow.csv.write_csv(table, sink, pyarrow.csv.WriteOptions(quoting_style="needed"))
+    options = pyarrow.csv.WriteOptions(quoting_style="needed", delimiter=sep)
+    pyarrow.csv.write_csv(table, sink, options)
     return sink.getvalue()
+
+
+def _arrow(frame: Any) -> Any:
+    """A DataFrame as an Arrow table; columns of mixed Python objects become text."""
+    import pyarrow as pa
+
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        mixed = [c for c in frame.columns if frame[c].dtype == object]
+        text = frame.astype({c: str for c in mixed})
+        for column in mixed:
+            text[column] = text[column].where(frame[column].notna(), None)
+        return pa.Table.from_pandas(text, preserve_index=False)
 
 
 def json_literals(table: Any) -> Any:

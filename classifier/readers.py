@@ -73,7 +73,7 @@ def read_frame(name: str, fmt: str) -> pd.DataFrame:
     text = data.decode("utf-8")
     if fmt == "jsonl":
         records = []
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(jsonl_lines(text), start=1):
             if not line.strip():
                 continue
             try:
@@ -93,6 +93,18 @@ def read_frame(name: str, fmt: str) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
+def jsonl_lines(text: str) -> list[str]:
+    """The lines of a JSON Lines text, split on ``\n`` only (a ``\r`` before it dropped).
+
+    ``str.splitlines`` also splits at U+2028, U+0085 and other separators that JSON allows
+    unescaped inside a string, and would cut such a message in two.
+    """
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
 def csv_delimiter(data: bytes) -> str:
     """The delimiter of a ``.csv`` file, from its header line: ``,`` unless ``;`` or a tab is
     clearly meant (spreadsheets in many European locales write ``;``)."""
@@ -107,36 +119,93 @@ def _read_delimited(name: str, data: bytes, delimiter: str) -> pd.DataFrame:
     """CSV/TSV with every column read as text (ids like 007 keep their zeros).
 
     pyarrow's reader is several times faster than pandas' on exports of millions of rows.
+    It parses in blocks (1 MiB by default) and fails on a cell longer than a block, so a
+    file with a large cell is read again in one block. When pyarrow finds the file
+    malformed, Python's csv module finds the line and row to name.
     """
+    import pyarrow as pa
+
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    try:
+        header, table = _arrow_csv(data, delimiter, block_size=1 << 20)
+    except pa.ArrowInvalid as err:
+        if "straddl" not in str(err):
+            raise _malformed(name, data, delimiter, kind, err) from None
+        try:  # a cell longer than a block: the whole file is one block
+            header, table = _arrow_csv(data, delimiter, block_size=min(len(data) + 1, 2**31 - 1))
+        except pa.ArrowInvalid as again:
+            raise _malformed(name, data, delimiter, kind, again) from None
+    if len(set(header)) < len(header):
+        raise CorpusError(f"{name}: the header names a column twice: {', '.join(header)}")
+    return table.to_pandas()
+
+
+def _arrow_csv(data: bytes, delimiter: str, block_size: int):
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
     parse = pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=True)
+    read = pacsv.ReadOptions(block_size=block_size)
+    header = pacsv.open_csv(io.BytesIO(data), read_options=read, parse_options=parse)
+    names = header.schema.names
+    convert = pacsv.ConvertOptions(
+        column_types={column: pa.string() for column in names},
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    table = pacsv.read_csv(
+        io.BytesIO(data), read_options=read, parse_options=parse, convert_options=convert
+    )
+    return names, table
+
+
+def _malformed(name: str, data: bytes, delimiter: str, kind: str, err: Exception) -> CorpusError:
+    """The first problem of a malformed file, as ``FILE:LINE: ...``, found by Python's csv."""
+    import csv
+
+    text = io.StringIO(data.decode("utf-8"), newline="")
+    reader = csv.reader(text, delimiter=delimiter, strict=True)
+    limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)
+    width, row, start = None, 0, 1
     try:
-        header = pacsv.open_csv(io.BytesIO(data), parse_options=parse).schema.names
-        convert = pacsv.ConvertOptions(
-            column_types={column: pa.string() for column in header},
-            strings_can_be_null=False,
-            quoted_strings_can_be_null=False,
-        )
-        table = pacsv.read_csv(io.BytesIO(data), parse_options=parse, convert_options=convert)
-    except pa.ArrowInvalid as err:
-        detail = str(err).removeprefix("CSV parse error: ")
-        kind = "TSV" if delimiter == "\t" else "CSV"
-        raise CorpusError(f"{name}: malformed {kind}: {detail}") from None
-    if len(set(header)) < len(header):
-        raise CorpusError(f"{name}: the header names a column twice: {', '.join(header)}")
-    return table.to_pandas()
+        for record in reader:
+            if record:
+                if width is None:
+                    width = len(record)
+                else:
+                    row += 1
+                    if len(record) != width:
+                        return CorpusError(
+                            f"{name}:{start}: malformed {kind}: row {row} has {len(record)} "
+                            f"fields, the header has {width}"
+                        )
+            start = reader.line_num + 1
+    except csv.Error as problem:
+        if reader.line_num > start or "end of data" in str(problem):
+            return CorpusError(
+                f"{name}:{start}: malformed {kind}: a quoted field starting on this line "
+                "is never closed"
+            )
+        return CorpusError(f"{name}:{start}: malformed {kind}: {problem}")
+    finally:
+        csv.field_size_limit(limit)
+    detail = " ".join(str(err).removeprefix("CSV parse error: ").split())
+    return CorpusError(f"{name}: malformed {kind}: {detail[:200]}")
 
 
 def _read_parquet(name: str) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    path = Path(name)
+    if path.is_dir():
+        raise CorpusError(f"{name}: is a directory, not a corpus file")
     try:
-        frame = pq.read_table(name).to_pandas()
+        frame = pq.read_table(path).to_pandas()
     except FileNotFoundError:
         raise CorpusError(f"{name}: no such file") from None
-    except (pa.ArrowInvalid, OSError) as err:
-        raise CorpusError(f"{name}: not a readable Parquet file ({err})") from None
+    except (pa.ArrowException, OSError, ValueError, TypeError) as err:
+        detail = " ".join(str(err).split())[:200] or type(err).__name__
+        raise CorpusError(f"{name}: not a readable Parquet file ({detail})") from None
     return frame

@@ -16,7 +16,14 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
 
 from classifier.errors import TaxonomyError
 
@@ -88,7 +95,9 @@ class Taxonomy(BaseModel):
     axes: dict[str, Axis] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _consistent(self) -> Taxonomy:
+    def _consistent(self, info: ValidationInfo) -> Taxonomy:
+        if info.context and "consistency" in info.context:
+            return self  # load_taxonomy checks the raw data itself, with line numbers
         problems = [msg for _, msg in consistency_problems(self.model_dump(mode="json"))]
         if problems:
             raise ValueError("; ".join(problems))
@@ -215,8 +224,6 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     TaxonomyError
         With every problem found, each as ``FILE:LINE: message``.
     """
-    import yaml
-
     path = Path(path) if path is not None else default_taxonomy_path()
     try:
         text = path.read_bytes().decode("utf-8-sig")
@@ -228,21 +235,19 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
         raise TaxonomyError([f"{path}: not UTF-8 (byte {err.start}); save it as UTF-8"]) from None
     if not text.strip():
         raise TaxonomyError([f"{path}: the file is empty; it needs version, name and axes"])
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise TaxonomyError([f"{path}{line}: YAML syntax error: {problem}"]) from None
+    from classifier.taxonomy_yaml import YamlProblem, read_yaml
 
-    lines, duplicates = _line_map(root)
-    found = [(line, f"duplicate key '{key}'") for key, line in duplicates]
+    try:
+        tree = read_yaml(text)
+    except YamlProblem as err:
+        line = f":{err.line}" if err.line is not None else ""
+        raise TaxonomyError([f"{path}{line}: {err}"]) from None
+    data, lines = tree.data, tree.lines
+    found = [(line, f"duplicate key '{key}'") for key, line in tree.duplicates]
     if not isinstance(data, dict):
         raise TaxonomyError([f"{path}:1: expected a mapping with version, name and axes"])
     try:
-        taxonomy = Taxonomy.model_validate(data)
+        taxonomy = Taxonomy.model_validate(data, context={"consistency": "checked below"})
     except ValidationError as err:
         for error in err.errors():
             if error["type"] == "value_error" and not error["loc"]:
@@ -271,30 +276,3 @@ def _line_of(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int:
     while loc and loc not in lines:
         loc = loc[:-1]
     return lines.get(loc, 1)
-
-
-def _line_map(root: Any) -> tuple[dict[tuple[Any, ...], int], list[tuple[str, int]]]:
-    """Map every key path of a composed YAML tree to its 1-based line; collect duplicate keys."""
-    import yaml
-
-    lines: dict[tuple[Any, ...], int] = {}
-    duplicates: list[tuple[str, int]] = []
-
-    def walk(node: Any, path: tuple[Any, ...]) -> None:
-        lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            seen = set()
-            for key, value in node.value:
-                name = key.value
-                if name in seen:
-                    duplicates.append((name, key.start_mark.line + 1))
-                seen.add(name)
-                lines[path + (name,)] = key.start_mark.line + 1
-                walk(value, path + (name,))
-        elif isinstance(node, yaml.SequenceNode):
-            for i, item in enumerate(node.value):
-                walk(item, path + (i,))
-
-    if root is not None:
-        walk(root, ())
-    return lines, duplicates

@@ -66,3 +66,22 @@ def taxonomy(tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("taxonomy") / "taxonomy.yaml"
     path.write_text(FIXTURE_TAXONOMY, encoding="utf-8")
     return load_taxonomy(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory, taxonomy) -> Path:
+    """A model directory trained (2 folds, regex tokenizer) on the tiny fixture corpus.
+
+    Shared by tests that need any working model, not a good one; train once per session.
+    """
+    import pandas as pd
+    from classifier_fixtures import tiny_corpus
+
+    from classifier.corpus import load_corpus
+    from classifier.model.training import train
+
+    root = tmp_path_factory.mktemp("tiny-model")
+    corpus = root / "corpus.csv"
+    pd.DataFrame(tiny_corpus()).to_csv(corpus, index=False)
+    train(load_corpus(corpus, taxonomy), root / "model", folds=2)
+    return root / "model"

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from classifier.audit import CHECKS, run_audit
 from classifier.audit.fix import write_fixed
 from classifier.corpus import format_tags, load_corpus
-from classifier.errors import UsageError
+from classifier.errors import OutputError, UsageError
 
 CLEAN = [
     {
@@ -178,7 +178,7 @@ def test_fix_round_trip_changes_only_fixable_tag_cells(tmp_path, taxonomy, fmt):
 def test_fix_refuses_to_overwrite_the_input(tmp_path, taxonomy):
     path = tmp_path / "c.csv"
     pd.DataFrame(CLEAN).to_csv(path, index=False)
-    with pytest.raises(UsageError, match="would overwrite the input"):
+    with pytest.raises(OutputError, match="--fix is the input CORPUS; inputs are never"):
         write_fixed(load_corpus(path, taxonomy), path)
 
 
@@ -223,4 +223,5 @@ def test_fix_keeps_a_semicolon_csv_semicolon_separated(tmp_path, taxonomy):
     source = tmp_path / "in.csv"
     source.write_text('id;text;tags\n1;"Hi, there";Team: Web, Praise\n', encoding="utf-8")
     out = write_fixed(load_corpus(source, taxonomy), tmp_path / "out.csv").path
-    assert out.read_text(encoding="utf-8") == "id;text;tags\n1;Hi, there;Web, Praise\n"
+    expected = '"id";"text";"tags"\n"1";"Hi, there";"Web, Praise"\n'  # every text cell quoted
+    assert out.read_text(encoding="utf-8") == expected

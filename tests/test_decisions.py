@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from classifier.corpus import load_corpus
-from classifier.errors import DecisionsError, UsageError
+from classifier.errors import DecisionsError, OutputError, UsageError
 from classifier.review.decisions import (
     Decision,
     DecisionStore,
@@ -226,7 +226,7 @@ def test_apply_refuses_to_overwrite_the_input_or_change_its_format(tmp_path, tax
     db = tmp_path / "d.sqlite"
     record(db, [accept("1", "team", "api")])
     corpus = load_corpus(path, taxonomy)
-    with pytest.raises(UsageError, match="overwrite the input"):
+    with pytest.raises(OutputError, match="is the input CORPUS"):
         apply_decisions(corpus, db, path)
     with pytest.raises(UsageError, match="input's format"):
         apply_decisions(corpus, db, tmp_path / "out.jsonl")
@@ -315,7 +315,7 @@ def test_cli_apply_writes_out_and_reports(tmp_path, taxonomy_file):
     result = runner.invoke(app, [*args, "--apply", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "applied 2 decisions to 1 messages" in result.stderr
-    assert out.read_text().splitlines()[1] == "1,the api has a bug,API; Bug report"
+    assert out.read_text().splitlines()[1] == '"1","the api has a bug","API; Bug report"'
 
 
 @pytest.mark.parametrize(
@@ -419,3 +419,85 @@ def test_a_v1_file_is_migrated_in_place_and_keeps_its_rows(tmp_path):
     assert keys == [("old", None), ("new", "k")]
     with DecisionStore(db) as store:  # opening a v2 file again changes nothing
         assert store.count() == 2
+
+
+# --- other programs' files are never touched -----------------------------------------------
+
+
+def foreign_db(path: Path) -> Path:
+    """Another program's SQLite file: its own table, rollback journal, user_version 0."""
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        db.execute("INSERT INTO users (name) VALUES ('ann')")
+    return path
+
+
+def untouched(path: Path, before: bytes) -> None:
+    assert path.read_bytes() == before
+    assert not Path(f"{path}-wal").exists() and not Path(f"{path}-journal").exists()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+
+
+@pytest.mark.parametrize("create", [False, True])
+def test_a_foreign_sqlite_file_is_refused_and_left_as_it_was(tmp_path, create):
+    path = foreign_db(tmp_path / "other.sqlite")
+    before = path.read_bytes()
+    with pytest.raises(DecisionsError) as caught:
+        DecisionStore(path, create=create)
+    assert str(caught.value) == (
+        f"{path}: not a feedtag decisions file (schema version 0, tables: users); "
+        "pass --db with the file 'feedtag review' wrote"
+    )
+    untouched(path, before)
+
+
+def test_reading_needs_the_schema_and_writes_nothing(tmp_path, taxonomy):
+    empty = tmp_path / "empty.sqlite"
+    sqlite3.connect(empty).close()  # a valid, empty database (0 bytes)
+    with pytest.raises(DecisionsError, match="an empty database, not a decisions file"):
+        decision_stats(empty)
+    assert empty.read_bytes() == b""
+    text = write(tmp_path, name="notes.csv")
+    with pytest.raises(DecisionsError, match="not a decisions file"):
+        decision_stats(text)
+    assert text.read_text() == FLAT
+    newer = tmp_path / "newer.sqlite"
+    with sqlite3.connect(newer) as db:
+        db.execute("PRAGMA user_version=9")
+    with pytest.raises(DecisionsError, match="schema v9 is newer"):
+        DecisionStore(newer)
+
+
+def test_reading_our_own_file_changes_no_byte(tmp_path, taxonomy):
+    """SQLite may add its WAL side files while reading; the database itself stays as it was."""
+    db = tmp_path / "d.sqlite"
+    record(db, [accept("1", "team", "api")])
+    before = db.read_bytes()
+    assert decision_stats(db).messages == 1
+    decision_labels(db, load_corpus(write(tmp_path), taxonomy))
+    assert db.read_bytes() == before
+    with DecisionStore(db) as store:  # and it is still ours to write
+        store.record([accept("2", "team", "web")])
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["review", "{corpus}", "--stats", "--db", "{db}"],
+        ["review", "{corpus}", "--apply", "--out", "{out}", "--db", "{db}"],
+        ["train", "{corpus}", "--out", "{out}", "--decisions", "{db}"],
+    ],
+)
+def test_cli_refuses_a_foreign_db_in_one_line(tmp_path, taxonomy_file, command):
+    db = foreign_db(tmp_path / "other.sqlite")
+    before = db.read_bytes()
+    values = {"corpus": write(tmp_path), "db": db, "out": tmp_path / "out"}
+    args = [part.format(**values) for part in command]
+    result = runner.invoke(app, [*args, "--taxonomy", str(taxonomy_file)])
+    assert result.exit_code == 2, result.output
+    assert (
+        result.stderr == f"error: {db}: not a feedtag decisions file (schema version 0, "
+        "tables: users); pass --db with the file 'feedtag review' wrote\n"
+    )
+    untouched(db, before)

@@ -337,7 +337,7 @@ def test_the_corpus_is_never_overwritten(tmp_path, taxonomy):
     out.mkdir()
     path = corpus_file(out, name="web.csv")
     export = build_export(load(path, taxonomy), select(taxonomy, "team"))
-    with pytest.raises(UsageError, match="would be overwritten"):
+    with pytest.raises(OutputError, match="--out is a directory holding the input CORPUS"):
         write_export(export, out, force=True)
     assert path.read_text(encoding="utf-8") == SAMPLE
 
@@ -606,3 +606,86 @@ def test_review_digest_escapes_cells_like_every_other_table(tmp_path, taxonomy):
     )
     assert review.endswith(expected)
     assert "<b>" not in review
+
+
+# --- all or nothing ---------------------------------------------------------------------------
+
+
+def tree(root: Path) -> dict[str, bytes | None]:
+    """Every entry under ``root`` (directories as ``None``): what a failed export must keep."""
+    return {
+        str(path.relative_to(root)): path.read_bytes() if path.is_file() else None
+        for path in sorted(root.rglob("*"))
+    }
+
+
+@pytest.fixture
+def previous(tmp_path, taxonomy):
+    """An export of the sample in ``out`` and a corpus to export again (more rows)."""
+    out = tmp_path / "out"
+    export_corpus(load(corpus_file(tmp_path), taxonomy), select(taxonomy, "team"), out)
+    again = corpus_file(tmp_path, SAMPLE + "9,2024-06-01,u9,bob,new one,web; praise\n", "b.csv")
+    return out, load(again, taxonomy)
+
+
+def test_a_directory_where_a_file_goes_fails_before_anything_is_written(previous, taxonomy):
+    out, corpus = previous
+    (out / "api.csv").unlink()
+    (out / "api.csv").mkdir()
+    before = tree(out.parent)
+    with pytest.raises(OutputError) as caught:
+        export_corpus(corpus, select(taxonomy, "team"), out, force=True)
+    assert str(caught.value) == (
+        f"{out / 'api.csv'}: a directory where the export writes a file; "
+        "move it away or choose another --out"
+    )
+    assert tree(out.parent) == before
+
+
+def test_a_failure_half_way_leaves_the_old_export_untouched(previous, taxonomy, monkeypatch):
+    out, corpus = previous
+    before = tree(out.parent)
+    written = []
+
+    def failing(path, data):
+        if len(written) == 3:
+            raise OSError(28, "No space left on device")
+        written.append(path)
+        return Path(path).write_bytes(data.encode() if isinstance(data, str) else data)
+
+    monkeypatch.setattr("classifier.output.write_atomic", failing)
+    with pytest.raises(OutputError, match="No space left on device"):
+        export_corpus(corpus, select(taxonomy, "team"), out, force=True)
+    assert len(written) == 3 and all(out not in Path(p).parents for p in written)
+    assert tree(out.parent) == before  # no new file in out, no temporary directory beside it
+
+
+def test_a_new_export_appears_whole(tmp_path, taxonomy):
+    out = tmp_path / "deep" / "out"
+    done = export_corpus(load(corpus_file(tmp_path), taxonomy), select(taxonomy, "team"), out)
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in done.paths)
+    assert [p.name for p in out.parent.iterdir()] == ["out"]
+    assert oct(out.stat().st_mode & 0o777) == oct(0o777 & ~_umask())
+
+
+def _umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_cli_export_onto_a_directory_in_the_way_is_one_line(tmp_path, taxonomy_file):
+    out = tmp_path / "out"
+    args = [str(corpus_file(tmp_path)), "--by", "team", "--out", str(out)]
+    args += ["--taxonomy", str(taxonomy_file)]
+    assert invoke(*args).exit_code == 0
+    (out / "web.csv").unlink()
+    (out / "web.csv").mkdir()
+    before = tree(out)
+    result = invoke(*args, "--force")
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"error: {out / 'web.csv'}: a directory where the export")
+    assert tree(out) == before

@@ -70,7 +70,8 @@ def test_status_is_auto_exactly_when_confidence_reaches_the_tag_threshold(model)
         for axis, s in suggestion.axes.items():
             threshold = model.thresholds_[axis][s.tag]
             assert s.threshold == threshold
-            assert (s.status == "auto") == (threshold is not None and s.confidence >= threshold)
+            cleared = threshold is not None and s.confidence >= threshold
+            assert (s.status == "auto") == (cleared and s.evidence)
             checked += s.status == "auto"
         assert suggestion.status == (
             "auto" if all(s.status == "auto" for s in suggestion.axes.values()) else "review"

@@ -188,3 +188,90 @@ def test_two_spellings_that_fold_equal_always_collide(first, second):
 @given(st.text(alphabet=string.ascii_letters + string.digits + " -_", min_size=1))
 def test_fold_ignores_case_and_separators(label):
     assert fold(label.upper().replace(" ", "_")) == fold(label.lower().replace(" ", "-"))
+
+
+# --- hostile YAML (issue 12) -------------------------------------------------------------------
+
+PAIRS = zip("abcdefgh", "bcdefghi", strict=True)
+LEVELS = [("a", '["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]')] + [
+    (name, "[" + ", ".join([f"*{below}"] * 8) + "]") for below, name in PAIRS
+]
+BOMB = "version: 1\nname: bomb\n" + "".join(f"{n}: &{n} {v}\n" for n, v in LEVELS) + "axes: *i\n"
+
+
+def taxonomy_error(tmp_path, text: str) -> str:
+    import time
+
+    from classifier.errors import TaxonomyError
+
+    path = tmp_path / "t.yaml"
+    path.write_text(text, encoding="utf-8")
+    start = time.process_time()
+    with pytest.raises(TaxonomyError) as caught:
+        load_taxonomy(path)
+    assert time.process_time() - start < 1.0
+    return str(caught.value).replace(str(path), "t.yaml")
+
+
+def test_an_alias_bomb_fails_fast_naming_the_alias(tmp_path):
+    assert taxonomy_error(tmp_path, BOMB) == (
+        "t.yaml:4: YAML alias '*a' is not allowed in a taxonomy; write the value out"
+    )
+
+
+def test_deep_nesting_is_one_line_not_a_recursion_error(tmp_path):
+    deep = "version: 1\nname: deep\naxes: " + "[" * 50_000 + "]" * 50_000 + "\n"
+    assert taxonomy_error(tmp_path, deep) in (
+        "t.yaml:3: nested more than 32 levels deep; not a taxonomy",
+        "t.yaml:3: YAML syntax error: exceeded maximum nesting depth",  # libyaml's own limit
+    )
+    maps = "version: 1\nname: deep\naxes:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 40))
+    assert taxonomy_error(tmp_path, maps).endswith(
+        "nested more than 32 levels deep; not a taxonomy"
+    )
+
+
+def test_two_documents_and_complex_keys_are_one_line(tmp_path):
+    assert taxonomy_error(tmp_path, "version: 1\n---\nname: x\n") == (
+        "t.yaml:2: expected one YAML document, found another"
+    )
+    assert taxonomy_error(tmp_path, "version: 1\n? [a, b]\n: c\n") == (
+        "t.yaml:2: a mapping key must be a plain value, not a list or mapping"
+    )
+
+
+def test_scalars_keep_their_yaml_types(tmp_path):
+    """Plain ``yes``/empty values are what YAML says (bool, null), quoted ones text."""
+    typed = FIXTURE_TAXONOMY.replace("deprecated: true", "deprecated: yes").replace(
+        "human_only: true", 'human_only: ""'
+    )
+    path = tmp_path / "t.yaml"
+    path.write_text(typed, encoding="utf-8")
+    with pytest.raises(TaxonomyError) as caught:
+        load_taxonomy(path)
+    (problem,) = caught.value.problems
+    assert problem.endswith(
+        "human_only: Input should be a valid boolean, unable to interpret input"
+    )
+    path.write_text(typed.replace('human_only: ""', "human_only:"), encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=r"human_only: Input should be a valid boolean$"):
+        load_taxonomy(path)  # an empty value is null
+    path.write_text(typed.replace('human_only: ""', "human_only: on"), encoding="utf-8")
+    assert load_taxonomy(path).tag("topic", "escalation").human_only
+    assert load_taxonomy(path).tag("team", "legacy").deprecated
+
+
+def test_twenty_thousand_tags_load_in_linear_time(tmp_path):
+    import time
+
+    from bench.bench_taxonomy import synthetic_taxonomy
+
+    text = synthetic_taxonomy(20_000)
+    path = tmp_path / "big.yaml"
+    path.write_text(text + '        aliases: ["Team 3"]\n', encoding="utf-8")  # one collision
+    start = time.process_time()
+    with pytest.raises(
+        Exception, match=r"big.yaml:80008: 'Team 3' collides with 'team-3' of tag 'team:team-3'"
+    ):
+        load_taxonomy(path)
+    assert time.process_time() - start < 4.0  # 23 s before issue 12; ~1.5 s now

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from classifier.corpus import SEPARATORS, repeats
 from classifier.errors import UsageError
-from classifier.output import write_atomic
-from classifier.readers import FORMATS, csv_delimiter
+from classifier.output import csv_bytes, refuse_overwrite, write_atomic
+from classifier.readers import FORMATS, csv_delimiter, jsonl_lines
 
 if TYPE_CHECKING:
     from classifier.corpus import Corpus
@@ -72,8 +72,7 @@ def write_cells(
     names the command line option in errors (``--fix``, ``--apply --out``).
     """
     out = Path(out)
-    if corpus.path != "-" and out.resolve() == Path(corpus.path).resolve():
-        raise UsageError(f"{out}: {option} would overwrite the input; name another file")
+    refuse_overwrite({option: out}, {"CORPUS": corpus.path})
     wanted = FORMATS.get(out.suffix.lower())
     if wanted is not None and wanted != corpus.format:
         raise UsageError(
@@ -106,12 +105,12 @@ def _csv(corpus: Corpus, cells: dict, out: Path) -> None:
     if corpus.format == "csv" and corpus.path != "-":
         with open(corpus.path, "rb") as source:
             sep = csv_delimiter(source.readline())  # keep a ';' file a ';' file
-    write_atomic(out, frame.to_csv(index=False, sep=sep, lineterminator="\n"))
+    write_atomic(out, csv_bytes(frame, sep=sep))
 
 
 def _records(corpus: Corpus) -> list[tuple[str, dict | None]]:
     """The original JSON Lines, each with its parsed object (``None`` for a blank line)."""
-    lines = Path(corpus.path).read_text(encoding="utf-8-sig").splitlines()
+    lines = jsonl_lines(Path(corpus.path).read_text(encoding="utf-8-sig"))
     return [(line, json.loads(line) if line.strip() else None) for line in lines]
 
 

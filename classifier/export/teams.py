@@ -23,6 +23,7 @@ every axis, ``_needs-review`` with the reason otherwise. Decisions a reader of a
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -293,12 +294,21 @@ def model_suggester(model: Any) -> Suggester:
 
     def suggest(texts: list[str]) -> dict[str, list[tuple[str, float]]]:
         predicted = model.predict_axes(texts, top=1)
-        return {
-            axis: list(zip(p.tags.tolist(), p.confidence.tolist(), strict=True))
+        return {  # no evidence (see TagClassifier._auto): confidence 0, never filled in
+            axis: list(zip(p.tags.tolist(), _with_evidence(p).tolist(), strict=True))
             for axis, p in predicted.items()
         }
 
     return suggest
+
+
+def _with_evidence(predictions: Any) -> Any:
+    """The confidences, 0 where the message gave the model nothing to go on."""
+    import numpy as np
+
+    if predictions.evidence is None:
+        return predictions.confidence
+    return np.where(predictions.evidence, predictions.confidence, 0.0)
 
 
 def _reasons(corpus, rows, positions, review, repeat, counts, filled, notes) -> Any:
@@ -384,43 +394,85 @@ def export_names(taxonomy: Taxonomy) -> set[str]:
 def write_export(
     export: Export, out: str | Path, *, format: str = "csv", force: bool = False, newest: int = 5
 ) -> Export:
-    """Write one file per tag, ``_needs-review`` and ``index.csv``/``index.md``, each atomically.
+    """Write one file per tag, ``_needs-review`` and ``index.csv``/``index.md``: all or nothing.
 
-    With ``force``, files of an earlier export in ``out`` that this one does not write
-    (other tags, other formats) are removed afterwards, so re-reading the directory never counts
-    a message twice; files feedtag does not name are kept.
+    Every file is written first into a temporary directory beside ``out``; only when all
+    are there does the export take the place of the old one: a new or empty ``out`` is that
+    directory renamed (one atomic step), an existing one gets each file moved in by rename.
+    Any error before that leaves ``out`` exactly as it was. With ``force``, files of an
+    earlier export in ``out`` that this one does not write (other tags, other formats) are
+    removed afterwards, so re-reading the directory never counts a message twice; files
+    feedtag does not name are kept.
     """
     from dataclasses import replace
 
-    from classifier.output import csv_bytes, write_atomic
+    from classifier.output import csv_bytes, refuse_overwrite
 
     if format not in SUFFIXES:
         raise UsageError(f"--format '{format}': choose from: {', '.join(SUFFIXES)}")
     out = Path(out)
     check_out_dir(out, force)
-    names = export_names(export.taxonomy)
     if export.source != "-":
-        source = Path(export.source).resolve()
-        if source.parent == out.resolve() and source.name in names:
-            raise UsageError(f"{export.source}: the corpus is in {out} and would be overwritten")
+        refuse_overwrite({"--out": out}, {"CORPUS": export.source})
+    names = export_names(export.taxonomy)
+    in_the_way = sorted(name for name in names if (out / name).is_dir())
+    if in_the_way:
+        raise OutputError(
+            f"{out / in_the_way[0]}: a directory where the export writes a file; "
+            "move it away or choose another --out"
+        )
     suffix = SUFFIXES[format]
     if format == "markdown":
         from classifier.export.digest import digests
 
-        contents: dict[str, str | bytes] = dict(digests(export, newest))
+        contents: dict[str, str | bytes] = {
+            stem + suffix: data for stem, data in dict(digests(export, newest)).items()
+        }
     else:
-        contents = dict(_data_files(export, format))
-    written = [write_atomic(out / (stem + suffix), data) for stem, data in contents.items()]
+        contents = {stem + suffix: data for stem, data in _data_files(export, format)}
     index = export.index()
-    written.append(write_atomic(out / "index.csv", csv_bytes(index)))
+    contents["index.csv"] = csv_bytes(index)
     from classifier.export.digest import index_markdown
 
-    written.append(write_atomic(out / "index.md", index_markdown(export, index)))
-    if force:
-        keep = {path.name for path in written}
-        for stale in sorted(names - keep):
-            (out / stale).unlink(missing_ok=True)
-    return replace(export, paths=written)
+    contents["index.md"] = index_markdown(export, index)
+    _swap_in(out, contents, stale=sorted(names - set(contents)) if force else [])
+    return replace(export, paths=[out / name for name in contents])
+
+
+def _swap_in(out: Path, contents: dict[str, str | bytes], stale: list[str]) -> None:
+    """Write ``contents`` to a directory beside ``out``, then put it in ``out``'s place."""
+    import shutil
+    import tempfile
+
+    from classifier.output import write_atomic
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
+    except OSError as err:
+        raise OutputError(f"{out}: cannot write here ({err.strerror or err})") from None
+    try:
+        for name, data in contents.items():
+            write_atomic(temp / name, data)
+        fresh = not out.is_symlink() and (not out.exists() or not any(out.iterdir()))
+        if fresh:
+            temp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; exports get normal permissions
+            os.replace(temp, out)
+            return
+        for name in contents:
+            os.replace(temp / name, out / name)
+        for name in stale:
+            (out / name).unlink(missing_ok=True)
+    except OSError as err:
+        raise OutputError(f"{out}: cannot write the export ({err.strerror or err})") from None
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _data_files(export: Export, format: str) -> Iterable[tuple[str, bytes]]:

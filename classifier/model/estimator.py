@@ -56,6 +56,7 @@ class AxisPredictions:
     threshold: np.ndarray
     top_tags: np.ndarray
     top_confidence: np.ndarray
+    evidence: np.ndarray | None = None  # per message: anything to go on (see _auto)
 
 
 class TagClassifier(BaseEstimator):
@@ -290,7 +291,9 @@ mask_emails, mask_numbers
         import numpy as np
 
         check_is_fitted(self, "heads_")
-        matrix = self.features_.transform(list(X))
+        texts = list(X)
+        matrix = self.features_.transform(texts)
+        evidence = _evidence(texts, (matrix != 0) @ self._content_columns())
         result = {}
         for axis in self.axes_:
             head = self.heads_[axis]
@@ -304,10 +307,11 @@ mask_emails, mask_numbers
                 axis=axis,
                 tags=tags,
                 confidence=conf,
-                auto=self._auto(axis, tags, conf),
+                auto=self._auto(axis, tags, conf, evidence),
                 threshold=self._threshold_array(axis, tags),
                 top_tags=head.classes[order],
                 top_confidence=top_conf,
+                evidence=evidence,
             )
         return result
 
@@ -350,6 +354,7 @@ mask_emails, mask_numbers
 
         check_is_fitted(self, "heads_")
         columns, values = self.features_.sparse_row(text)
+        evidence = _evidence([text], self._content_columns()[columns].sum(keepdims=True))
         axes = {}
         for axis in self.axes_:
             head = self.heads_[axis]
@@ -359,12 +364,14 @@ mask_emails, mask_numbers
             tag = str(head.classes[order[0]])
             confidence = float(proba[order[0]])
             threshold = self.thresholds_[axis].get(tag)
+            auto = self._auto(axis, head.classes[order[:1]], proba[order[:1]], evidence)[0]
             axes[axis] = AxisSuggestion(
                 axis=axis,
                 tag=tag,
                 confidence=confidence,
-                status=_status(confidence, threshold),
+                status="auto" if auto else "review",
                 threshold=threshold,
+                evidence=bool(evidence[0]),
                 alternatives=tuple(
                     Alternative(str(head.classes[j]), float(proba[j])) for j in order[1:]
                 ),
@@ -405,11 +412,49 @@ mask_emails, mask_numbers
         even = allowed / allowed.sum()
         return np.where(total > 0, masked / np.where(total > 0, total, 1.0), even)
 
+    def _content_columns(self) -> np.ndarray:
+        """Per feature column, whether it stands for content: not a whitespace-only n-gram.
+
+        Character n-grams pad every word with spaces, so any text at all hits the ``" "``
+        feature; that says nothing about the message.
+        """
+        import numpy as np
+
+        cached = self.__dict__.get("_content_cache")
+        if cached is None:
+            parts = []
+            for vectorizer, _ in self.features_.blocks_:
+                mask = np.zeros(len(vectorizer.vocabulary_), dtype=np.int64)
+                for term, column in vectorizer.vocabulary_.items():
+                    mask[column] = bool(str(term).strip())
+                parts.append(mask)
+            cached = np.concatenate(parts)
+            self.__dict__["_content_cache"] = cached
+        return cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(super().__getstate__())
+        state.pop("_content_cache", None)
+        return state
+
     def _threshold_array(self, axis: str, tags: np.ndarray) -> np.ndarray:
         return _threshold_array(self.thresholds_[axis], tags)
 
-    def _auto(self, axis: str, tags: np.ndarray, confidence: np.ndarray) -> np.ndarray:
-        return confidence >= self._threshold_array(axis, tags)
+    def _auto(
+        self,
+        axis: str,
+        tags: np.ndarray,
+        confidence: np.ndarray,
+        evidence: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Which suggestions are ``auto``: the one rule, for files and single messages alike.
+
+        Auto when the confidence clears the tag's threshold and the message gave the model
+        something to go on (``evidence``, see :func:`_evidence`): on an empty message the
+        model only repeats its prior, whatever confidence that has.
+        """
+        auto = confidence >= self._threshold_array(axis, tags)
+        return auto if evidence is None else auto & evidence
 
 
 def _threshold_array(table: Mapping[str, float | None], tags: np.ndarray) -> np.ndarray:
@@ -436,6 +481,16 @@ def _status(confidence: float, threshold: float | None) -> str:
     return "auto" if threshold is not None and confidence >= threshold else "review"
 
 
+def _evidence(texts: Sequence[Any], known_features: Any) -> np.ndarray:
+    """Per message: usable text (a letter or digit) with at least one feature the model knows."""
+    import re
+
+    import numpy as np
+
+    usable = [isinstance(t, str) and re.search(r"\w", t) is not None for t in texts]
+    return np.asarray(usable, dtype=bool) & (np.asarray(known_features) > 0)
+
+
 def _axis_suggestion(p: AxisPredictions, i: int) -> AxisSuggestion:
     import math
 
@@ -447,6 +502,7 @@ def _axis_suggestion(p: AxisPredictions, i: int) -> AxisSuggestion:
         confidence=confidence,
         status="auto" if bool(p.auto[i]) else "review",
         threshold=None if math.isinf(threshold) else threshold,
+        evidence=True if p.evidence is None else bool(p.evidence[i]),
         alternatives=tuple(
             Alternative(str(t), float(c))
             for t, c in zip(p.top_tags[i, 1:], p.top_confidence[i, 1:], strict=True)

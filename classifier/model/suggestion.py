@@ -44,6 +44,9 @@ class AxisSuggestion:
         cross-validation, so it is always ``review``.
     alternatives : tuple of Alternative
         The next most probable tags, best first.
+    evidence : bool
+        Whether the message gave the model anything to go on: usable text with a feature it
+        knows. Without, the suggestion is the model's prior and never ``auto``.
     """
 
     axis: str
@@ -52,14 +55,14 @@ class AxisSuggestion:
     status: Status
     threshold: float | None = None
     alternatives: tuple[Alternative, ...] = ()
+    evidence: bool = True
 
     def __post_init__(self) -> None:
         _check_confidence(self.confidence)
         if self.status not in STATUSES:
             raise ValueError(f"status must be 'auto' or 'review', not {self.status!r}")
-        expected = (
-            "auto" if self.threshold is not None and self.confidence >= self.threshold else "review"
-        )
+        cleared = self.threshold is not None and self.confidence >= self.threshold
+        expected = "auto" if cleared and self.evidence else "review"
         if self.status != expected:
             raise ValueError(
                 f"status {self.status!r} contradicts confidence {self.confidence:.4f} "

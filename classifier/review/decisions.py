@@ -63,6 +63,10 @@ CREATE INDEX IF NOT EXISTS decisions_step ON decisions (agent, step);
 )
 # Schema v1 -> v2: the idempotency key of decisions made over HTTP.
 MIGRATIONS = {1: "ALTER TABLE decisions ADD COLUMN idempotency_key TEXT;" + KEYED}
+COLUMNS = {
+    "seq", "step", "message_id", "row", "axis", "suggested", "confidence", "final",
+    "action", "agent", "model_version", "decided_at", "undone_at",
+}  # fmt: skip
 # The newest live decision per (message, axis).
 EFFECTIVE = """
 SELECT d.* FROM decisions d
@@ -119,33 +123,44 @@ class DecisionStore:
     path : str or Path
         The SQLite file; created (with its schema) unless ``create`` is false.
     create : bool
-        With ``False`` a missing file is an error: ``--stats`` and ``--apply`` read decisions
-        and must not leave an empty database behind.
+        With ``False`` the file is opened read-only (``--stats``, ``--apply``, ``train
+        --decisions``): a missing file is an error, and nothing in the file is created or
+        changed, not even its journal mode. With ``True`` (a review session) a new or empty
+        file gets the schema; a file holding anything else is refused before any write.
+
+    Raises
+    ------
+    DecisionsError
+        A missing file (read-only), a file that is not SQLite, or a database without
+        feedtag's decisions schema (another program's file, or a newer feedtag's).
     """
 
     def __init__(self, path: str | Path, *, create: bool = True):
         self.path = Path(path)
-        if not create and not self.path.is_file():
+        self.read_only = not create
+        if self.read_only and not self.path.is_file():
             raise DecisionsError(
                 f"{self.path}: no decisions file; run 'feedtag review CORPUS' first, or pass --db"
             )
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
+            if self.read_only:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=10)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10)
         except (OSError, sqlite3.Error) as err:
             raise DecisionsError(f"{self.path}: cannot open the decisions file ({err})") from None
         self._db.row_factory = sqlite3.Row
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise DecisionsError(
-                    f"{self.path}: decisions schema v{version} is newer than this feedtag "
-                    f"(v{SCHEMA_VERSION}); upgrade feedtag"
-                )
-            if version < SCHEMA_VERSION:
-                self._upgrade()
+            state = self._schema()
+            if state == "empty" and self.read_only:
+                raise DecisionsError(f"{self.path}: an empty database, not a decisions file")
+            if not self.read_only:
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=FULL")
+                if state != "current":
+                    self._upgrade()
         except sqlite3.DatabaseError as err:
             self._db.close()
             raise DecisionsError(f"{self.path}: not a decisions file ({err})") from None
@@ -174,6 +189,29 @@ class DecisionStore:
             for statement in filter(str.strip, script.split(";")):
                 self._db.execute(statement)
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _schema(self) -> str:
+        """``"current"``, ``"older"`` (ours, migratable) or ``"empty"``; anything else raises
+        before a byte is written."""
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        if version > SCHEMA_VERSION:
+            raise DecisionsError(
+                f"{self.path}: decisions schema v{version} is newer than this feedtag "
+                f"(v{SCHEMA_VERSION}); upgrade feedtag"
+            )
+        if version == 0 and not tables:
+            return "empty"
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(decisions)")}
+        known = version == SCHEMA_VERSION or version in MIGRATIONS
+        if not known or not columns >= COLUMNS:
+            found = ", ".join(sorted(tables)) or "none"
+            raise DecisionsError(
+                f"{self.path}: not a feedtag decisions file (schema version {version}, "
+                f"tables: {found}); pass --db with the file 'feedtag review' wrote"
+            )
+        # An older file of ours is read as it is, and migrated only when opened for writing.
+        return "current" if version == SCHEMA_VERSION else "older"
 
     def __enter__(self) -> DecisionStore:
         return self
