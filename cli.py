@@ -1523,13 +1523,14 @@ def suggest(
             raise UsageError("with --input use --format csv or jsonl")
     loaded = load_taxonomy(taxonomy)
     fitted = _load_model(model, loaded)
-    err.print(f"calibration: {_calibration(model)}", style="dim", markup=False, highlight=False)
+    calibration = f"calibration: {_calibration(model)}"
     if text is not None:
         result = fitted.suggest_one(text, top=top)
         if chosen is SuggestFormat.json:
             typer.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         else:
             _print_suggestion(result)
+        say(err, (calibration, "dim"))
         return
     from classifier.model.suggest import suggest_corpus
 
@@ -1538,6 +1539,7 @@ def suggest(
     with bar:
         suggested = suggest_corpus(fitted, data, top=top, progress=tick)
     _emit(suggested.to_csv() if chosen is SuggestFormat.csv else suggested.to_jsonl(), output)
+    say(err, (calibration, "dim"))
 
 
 @app.command()

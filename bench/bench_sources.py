@@ -92,6 +92,8 @@ def main() -> None:
         print(f"            ({time.perf_counter() - started:.0f} s)")
     for folds, rows in pooled.items():
         n = sum(f["n"] for f in rows)
+        if not n:
+            continue
         auto_n = sum(f["auto_n"] for f in rows)
         right = sum(f["accuracy"] * f["n"] for f in rows)
         auto_right = sum(f["auto_accuracy"] * f["auto_n"] for f in rows if f["auto_n"])

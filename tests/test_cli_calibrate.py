@@ -140,5 +140,5 @@ def test_calibrate_refuses_to_write_over_the_model(trained):
     _, _, model, _, sample = trained
     before = (model / "meta.json").read_bytes()
     result = calibrate(trained, sample, "--out", model)
-    assert result.exit_code == 2 and "that is the model being calibrated" in result.stderr
+    assert result.exit_code == 2 and "--out is the input --model" in result.stderr
     assert (model / "meta.json").read_bytes() == before

@@ -31,6 +31,9 @@ COMMANDS: dict[str, list[str]] = {
     "review": ["{corpus}", "--apply", "--db", "{db}", "--taxonomy", "{taxonomy}"],
     "train": ["{corpus}", "--taxonomy", "{taxonomy}", "--folds", "2"],
     "suggest": ["--input", "{corpus}", "--taxonomy", "{taxonomy}", "--model", "{model}"],
+    "calibrate": ["{corpus}", "--taxonomy", "{taxonomy}", "--model", "{model}"],
+    "stats": ["{corpus}", "--taxonomy", "{taxonomy}", "--format", "json"],
+    "report": ["{corpus}", "--taxonomy", "{taxonomy}"],
 }
 # The workspace file an input parameter gets when the test points an output at it (by
 # parameter name); an input not named here gets a plain file of its own.
@@ -113,7 +116,9 @@ def workspace(tmp_path_factory, tiny_model):
     files = {"taxonomy": root / "taxonomy.yaml", "corpus": root / "data" / "corpus.csv"}
     files["taxonomy"].write_text(FIXTURE_TAXONOMY, encoding="utf-8")
     files["corpus"].parent.mkdir()
-    pd.DataFrame(tiny_corpus(20)).to_csv(files["corpus"], index=False)
+    rows = pd.DataFrame(tiny_corpus(60))  # calibrate needs 50 labelled messages
+    rows["created_at"] = pd.date_range("2026-11-02", periods=len(rows), freq="7h").astype(str)
+    rows.to_csv(files["corpus"], index=False)
     files["model"] = root / "model"
     shutil.copytree(tiny_model, files["model"])
     files["db"] = root / "decisions.sqlite"
@@ -188,8 +193,10 @@ def test_the_table_runs_when_outputs_go_elsewhere(workspace, tmp_path, command):
     written = [arg for o in outputs for arg in (o, str(tmp_path / f"new{o.strip('-')}.csv"))]
     if command == "export":
         written = ["--out", str(tmp_path / "export")]
-    if command == "train":
+    if command in ("train", "calibrate"):
         written = ["--out", str(tmp_path / "model")]
+    if command == "report":
+        written = ["--out", str(tmp_path / "report.html")]
     result = runner.invoke(app, [*command.split(), *arguments(command, files), *written])
     assert result.exit_code == 0, result.output
 

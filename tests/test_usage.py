@@ -107,7 +107,8 @@ def test_a_warning_is_one_line_without_a_source_line(tiny_model, taxonomy_file, 
 
 def written_by_examples() -> list[str]:
     """Paths the README's and --help's example commands write, relative to the repo root."""
-    lines = [line.removeprefix("$ ") for line in (ROOT / "README.md").read_text().splitlines()]
+    text = (ROOT / "README.md").read_text().replace("\\\n", " ")  # continued lines
+    lines = [line.removeprefix("$ ") for line in text.splitlines()]
     lines = [line for line in lines if line.startswith("feedtag ")]
     lines += re.findall(r"Example: (feedtag .*)", (ROOT / "cli.py").read_text())
     found = []
