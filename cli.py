@@ -27,6 +27,8 @@ app = typer.Typer(
 )
 taxonomy_app = typer.Typer(help="Validate and show the taxonomy.", no_args_is_help=True)
 app.add_typer(taxonomy_app, name="taxonomy")
+model_app = typer.Typer(help="Convert model directories.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 
 out = Console(soft_wrap=False)
 err = Console(stderr=True, soft_wrap=True)
@@ -749,10 +751,11 @@ def train(
     tags_column: TagsColumn = None,
     axis_column: AxisColumn = None,
 ) -> None:
-    """Train a model on a tagged corpus and write model.joblib, meta.json and card.md.
+    """Train a model on a tagged corpus and write its model directory.
 
-    Rows without exactly one tag on an axis are left out of that axis (and counted). Ends
-    with the cross-validated report per axis.
+    The directory holds the model as data (no pickle), meta.json and card.md. Rows without
+    exactly one tag on an axis are left out of that axis (and counted). Ends with the
+    cross-validated report per axis.
 
     Example: feedtag train examples/helpdesk-export.csv --out models/mine
     """
@@ -798,7 +801,7 @@ def train(
             _pct(report["accuracy_at_threshold"]),
         )
     out.print(table, markup=False)
-    err.print(f"wrote {result.directory} (model.joblib, meta.json, card.md)", highlight=False)
+    err.print(f"wrote {result.directory} (model data, meta.json, card.md)", highlight=False)
 
 
 @app.command()
@@ -869,6 +872,36 @@ def _print_evaluation(result) -> None:
         for row in r["sweep"]:
             sweep.add_row(f"{row['threshold']:.2f}", _pct(row["coverage"]), _pct(row["accuracy"]))
         out.print(sweep, markup=False)
+
+
+@model_app.command("convert")
+@handles_errors
+def model_convert(
+    source: Annotated[Path, typer.Argument(help="A format-1 model directory (model.joblib).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="The format-2 directory to write.")],
+    trust: Annotated[
+        bool,
+        typer.Option(
+            "--trust", help="Unpickle model.joblib: only for a model whose origin you trust."
+        ),
+    ] = False,
+) -> None:
+    """Rewrite an old model directory (model.joblib, a pickle) as data that loads safely.
+
+    Unpickling runs whatever code the file holds, so nothing is read without --trust; the
+    file's sha256 must match its meta.json. The new directory suggests exactly as the old one.
+
+    Example: feedtag model convert models/old --out models/old-v2 --trust
+    """
+    from classifier.model.legacy import convert_model
+
+    meta = convert_model(source, out_dir, trust=trust)
+    files = ", ".join(sorted(meta["files"]))
+    err.print(
+        f"wrote {out_dir} ({files}, meta.json, card.md); model sha256 {meta['model_sha256'][:12]}",
+        highlight=False,
+        markup=False,
+    )
 
 
 class SuggestFormat(StrEnum):

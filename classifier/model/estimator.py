@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from classifier.model.features import TextFeatures
 from classifier.model.heads import fit_axis_heads, labels_frame
+from classifier.model.predictor import AxisPredictions
 from classifier.model.suggestion import Alternative, AxisSuggestion, Suggestion
 
 if TYPE_CHECKING:
@@ -39,23 +40,6 @@ FEATURE_PARAMS = (
     "mask_emails",
     "mask_numbers",
 )
-
-
-@dataclass(frozen=True)
-class AxisPredictions:
-    """Columnar suggestions for one axis over many messages (see ``TagClassifier.predict_axes``).
-
-    ``tags``, ``confidence``, ``auto`` and ``threshold`` have one entry per message; ``top_tags``
-    and ``top_confidence`` hold the best ``top`` suggestable tags per message, best first.
-    """
-
-    axis: str
-    tags: np.ndarray
-    confidence: np.ndarray
-    auto: np.ndarray
-    threshold: np.ndarray
-    top_tags: np.ndarray
-    top_confidence: np.ndarray
 
 
 class TagClassifier(BaseEstimator):

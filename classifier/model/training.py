@@ -127,8 +127,8 @@ def train_model(
 def train(corpus: Corpus, out: str | Path, **options: Any) -> TrainResult:
     """Train on a tagged corpus and write the model directory ``out``.
 
-    ``options`` are those of :func:`train_model`; the directory holds ``model.joblib``,
-    ``meta.json`` and ``card.md``.
+    ``options`` are those of :func:`train_model`; the directory holds the model's data files
+    (``classifier.model.store``), ``meta.json`` and ``card.md``.
     """
     from classifier.model.store import save_model
 
