@@ -143,7 +143,10 @@ def describe(error: ValidationError) -> str:
     if first["type"] == "json_invalid":
         return f"not valid JSON ({first['msg']})"
     found = first.get("input")
-    shown = "" if isinstance(found, dict | list) else f" (found {repr(found)[:60]})"
+    if isinstance(found, dict | list):
+        shown = f" (found {'an object' if isinstance(found, dict) else 'a list'})"
+    else:
+        shown = f" (found {repr(found)[:60]})"
     if first["type"] == "missing":
         return f"field '{where}' is missing"
     more = len(error.errors()) - 1
