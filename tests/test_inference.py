@@ -71,7 +71,8 @@ TEXTS = varied_texts()
 @pytest.fixture(scope="module", params=sorted(SETTINGS))
 def pair(request, taxonomy, tmp_path_factory):
     corpus = pd.DataFrame(tiny_corpus())
-    fitted = TagClassifier(folds=3, never_suggest=never_suggest(taxonomy), **SETTINGS[request.param])
+    options = SETTINGS[request.param]
+    fitted = TagClassifier(folds=3, never_suggest=never_suggest(taxonomy), **options)
     fitted.fit(corpus["text"], corpus[["team", "topic"]])
     directory = tmp_path_factory.mktemp("inference") / request.param
     save_model(fitted, directory, taxonomy)

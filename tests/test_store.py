@@ -369,7 +369,7 @@ def test_convert_needs_trust_and_a_matching_sha256(legacy_dir, tmp_path, monkeyp
         convert_model(legacy_dir, tmp_path / "new", trust=False)
     path = legacy_dir / "model.joblib"
     path.write_bytes(path.read_bytes() + b"\x00")
-    with pytest.raises(ModelError, match="does not match meta.json"):
+    with pytest.raises(ModelError, match=r"does not match meta\.json"):
         convert_model(legacy_dir, tmp_path / "new", trust=True)
     with pytest.raises(UsageError, match="is the directory being converted"):
         convert_model(legacy_dir, legacy_dir / ".", trust=True)
