@@ -135,41 +135,43 @@ class Features:
     def transform(self, texts: Sequence[Any]) -> sp.csr_matrix:
         """Feature rows for ``texts``: a float32 CSR matrix, as ``TextFeatures.transform``.
 
-        The arithmetic follows ``TfidfVectorizer`` step by step in float32 (columns sorted,
-        the L2 norm summed in float64), so scores match the fitted model's to the last bits.
-        scipy is imported only here: one message goes through ``sparse_row`` instead.
+        The arithmetic follows ``TfidfVectorizer`` step by step in float32 (columns sorted
+        within a row, the L2 norm summed in float64 in column order), so scores match the
+        fitted model's to the last bit. scipy is imported only here: one message goes
+        through ``sparse_row`` instead.
         """
         import scipy.sparse as sp
 
-        indptr, total = [0], 0
-        indices: list[np.ndarray] = []
-        data: list[np.ndarray] = []
-        for clean in self._clean(texts):
-            offset = 0
-            for block in self.blocks:
-                cols, counts = self._counts(block, clean)
-                if cols.size:
-                    order = np.argsort(cols)
-                    cols, vals = cols[order], counts[order].astype(np.float32)
-                    if self.sublinear_tf:
-                        np.log(vals, out=vals)
-                        vals += 1
-                    vals *= block.idf[cols]
-                    norm = np.sqrt(np.square(vals).astype(np.float64).sum())
-                    vals = (vals / norm).astype(np.float32)
-                    if block.weight != 1.0:
-                        vals = vals * block.weight
-                    indices.append(cols + offset)
-                    data.append(vals)
-                    total += cols.size
-                offset += len(block.vocabulary)
-            indptr.append(total)
-        shape = (len(indptr) - 1, self.n_features_out_)
-        if not indices:
-            return sp.csr_matrix(shape, dtype=np.float32)
-        return sp.csr_matrix(
-            (np.concatenate(data), np.concatenate(indices), np.asarray(indptr)), shape=shape
-        )
+        cleaned = self._clean(texts)
+        n = len(cleaned)
+        parts = []
+        for block in self.blocks:
+            vocabulary = block.vocabulary
+            rows: list[int] = []
+            cols: list[int] = []
+            counts: list[int] = []
+            for i, clean in enumerate(cleaned):
+                found = Counter(g for g in block.analyse(clean) if g in vocabulary)
+                rows.extend([i] * len(found))
+                cols.extend(vocabulary[g] for g in found)
+                counts.extend(found.values())
+            row = np.asarray(rows, dtype=np.int64)
+            col = np.asarray(cols, dtype=np.int64)
+            order = np.lexsort((col, row))
+            row, col = row[order], col[order]
+            vals = np.asarray(counts, dtype=np.float32)[order]
+            if self.sublinear_tf:
+                np.log(vals, out=vals)
+                vals += 1
+            vals *= block.idf[col]
+            squares = np.bincount(row, weights=np.square(vals).astype(np.float64), minlength=n)
+            vals = (vals / np.sqrt(squares)[row]).astype(np.float32)
+            if block.weight != 1.0:
+                vals = vals * block.weight
+            indptr = np.concatenate([[0], np.cumsum(np.bincount(row, minlength=n))])
+            shape = (n, len(vocabulary))
+            parts.append(sp.csr_matrix((vals, col, indptr), shape=shape))
+        return sp.hstack(parts, format="csr")
 
     @staticmethod
     def _counts(block: Block, clean: str) -> tuple[np.ndarray, np.ndarray]:
