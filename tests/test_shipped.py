@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-import sysconfig
 import venv
 import zipfile
 from pathlib import Path
@@ -85,11 +84,13 @@ def test_wheel_command_runs_in_a_fresh_venv_from_an_empty_directory(wheel, tmp_p
         text=True,
         check=True,
     ).stdout.strip()
-    # the dependencies from this environment; feedtag itself only from the wheel
-    (Path(site) / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    # The dependencies from this environment, after the venv's own site-packages (so its
+    # classifier package, from the wheel, comes first); not the source tree with its cli.py.
+    deps = [p for p in sys.path if p and Path(p).is_dir() and not (Path(p) / "cli.py").exists()]
+    (Path(site) / "deps.pth").write_text("\n".join(deps) + "\n")
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(python), "install", "-q"]
-        + ["--no-deps", "--no-index", str(wheel)],
+        + ["--no-deps", "--no-index", "--ignore-installed", str(wheel)],
         check=True,
         capture_output=True,
     )
