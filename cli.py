@@ -123,6 +123,8 @@ app = typer.Typer(
 )
 taxonomy_app = typer.Typer(help="Validate and show the taxonomy.", no_args_is_help=True)
 app.add_typer(taxonomy_app, name="taxonomy")
+model_app = typer.Typer(help="Convert model directories.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 
 # Markup off: everything printed may hold user text (tags, agents, paths, messages), and a
 # ``[/x]`` in it must print as written. Styled text goes through ``say`` or ``Text``.
@@ -1258,13 +1260,14 @@ def train(
     tags_column: TagsColumn = None,
     axis_column: AxisColumn = None,
 ) -> None:
-    """Train a model on a tagged corpus and write model.joblib, meta.json and card.md.
+    """Train a model on a tagged corpus and write its model directory.
 
-    Rows without exactly one tag on an axis are left out of that axis (and counted). When
-    the corpus says where each message came from (a 'source' column, or --group-column),
-    an axis labelled by three or more sources takes its confidence and thresholds from folds
-    that hold out whole sources, so 'auto' means what it will on a new source. Ends with the
-    report per axis: held out by source and random folds side by side, then per source.
+    The directory holds the model as data (no pickle), meta.json and card.md. Rows without
+    exactly one tag on an axis are left out of that axis (and counted). When the corpus says
+    where each message came from (a 'source' column, or --group-column), an axis labelled by
+    three or more sources takes its confidence and thresholds from folds that hold out whole
+    sources, so 'auto' means what it will on a new source. Ends with the report per axis:
+    held out by source and random folds side by side, then per source.
 
     Example: feedtag train examples/helpdesk-export.csv --out models/mine
     """
@@ -1286,7 +1289,7 @@ def train(
             decisions=decisions,
         )
     _print_training_report(result, target_precision)
-    err.print(f"wrote {result.directory} (model.joblib, meta.json, card.md)", highlight=False)
+    err.print(f"wrote {result.directory} (model data, meta.json, card.md)", highlight=False)
 
 
 def _print_training_report(result, target_precision: float) -> None:
@@ -1468,6 +1471,36 @@ def _print_evaluation(result) -> None:
         for row in r["sweep"]:
             sweep.add_row(f"{row['threshold']:.2f}", _pct(row["coverage"]), _pct(row["accuracy"]))
         out.print(sweep, markup=False)
+
+
+@model_app.command("convert")
+@handles_errors
+def model_convert(
+    source: Annotated[Path, typer.Argument(help="A format-1 model directory (model.joblib).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="The format-2 directory to write.")],
+    trust: Annotated[
+        bool,
+        typer.Option(
+            "--trust", help="Unpickle model.joblib: only for a model whose origin you trust."
+        ),
+    ] = False,
+) -> None:
+    """Rewrite an old model directory (model.joblib, a pickle) as data that loads safely.
+
+    Unpickling runs whatever code the file holds, so nothing is read without --trust; the
+    file's sha256 must match its meta.json. The new directory suggests exactly as the old one.
+
+    Example: feedtag model convert models/old --out models/old-v2 --trust
+    """
+    from classifier.model.legacy import convert_model
+
+    meta = convert_model(source, out_dir, trust=trust)
+    files = ", ".join(sorted(meta["files"]))
+    err.print(
+        f"wrote {out_dir} ({files}, meta.json, card.md); model sha256 {meta['model_sha256'][:12]}",
+        highlight=False,
+        markup=False,
+    )
 
 
 class SuggestFormat(StrEnum):

@@ -56,7 +56,11 @@ def run(trained, *args, **kwargs):
 def test_train_writes_the_model_directory_and_reports(trained):
     _, _, model, result = trained
     assert result.exit_code == 0, result.output
-    assert {p.name for p in model.iterdir()} >= {"model.joblib", "meta.json", "card.md"}
+    names = {p.name for p in model.iterdir()}
+    assert names == {"model.json", "vocabulary.json", "arrays.npz", "tokenizer.json"} | {
+        "meta.json",
+        "card.md",
+    }
     assert "out-of-fold report" in result.stdout
     team_line = next(line for line in result.stdout.splitlines() if "│ team" in line)
     cells = [cell.strip() for cell in team_line.split("│")]
@@ -141,7 +145,7 @@ def test_tampered_model_is_refused_with_one_error_line(trained, tmp_path):
     copy.mkdir()
     for path in model.iterdir():
         (copy / path.name).write_bytes(path.read_bytes())
-    (copy / "model.joblib").write_bytes(b"not a model")
+    (copy / "arrays.npz").write_bytes(b"not a model")
     result = runner.invoke(
         app, ["suggest", "hi", "--model", str(copy), "--taxonomy", str(taxonomy)]
     )

@@ -6,6 +6,8 @@ import json
 import shutil
 import subprocess
 import sys
+import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,77 @@ def test_installed_command_finds_taxonomy_and_model_from_any_directory(tmp_path)
     taxonomy = load_taxonomy(default_taxonomy_path())
     assert set(axes) == set(taxonomy.axes)
     assert all(axes[axis]["tag"] in taxonomy.suggestable(axis) for axis in axes)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """The wheel pip builds from this source tree (hatchling, as a release would)."""
+    root = Path(__file__).resolve().parent.parent
+    out = tmp_path_factory.mktemp("wheel")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "-q", "-w", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot build a wheel here: {done.stderr.strip().splitlines()[-1:]}")
+    (path,) = out.glob("feedtag-*.whl")
+    return path
+
+
+def test_wheel_installs_no_top_level_module_but_the_package(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {name.split("/")[0] for name in names}
+    assert top == {"classifier", "feedtag-0.1.0.dist-info"}
+    assert "classifier/_cli.py" in names and "cli.py" not in names
+    assert "classifier/_data/models/default/arrays.npz" in names
+    assert not any(name.endswith(".joblib") for name in names)
+    entry = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "feedtag = classifier.command:main" in zipfile.ZipFile(wheel).read(entry).decode()
+
+
+def test_wheel_command_runs_in_a_fresh_venv_from_an_empty_directory(wheel, tmp_path):
+    fresh = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=False).create(fresh)
+    python = fresh / "bin" / "python"
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    # The dependencies from this environment, after the venv's own site-packages (so its
+    # classifier package, from the wheel, comes first); not the source tree with its cli.py.
+    deps = [p for p in sys.path if p and Path(p).is_dir() and not (Path(p) / "cli.py").exists()]
+    (Path(site) / "deps.pth").write_text("\n".join(deps) + "\n")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q"]
+        + ["--no-deps", "--no-index", "--ignore-installed", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = {"PATH": str(fresh / "bin"), "HOME": str(empty)}
+    done = subprocess.run(
+        [fresh / "bin" / "feedtag", "suggest", MESSAGE, "--format", "json"],
+        cwd=empty,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(done.stdout)["axes"]) == {"team", "topic"}
+    where = subprocess.run(
+        [
+            python,
+            "-c",
+            "import classifier, importlib.util as u; "
+            f"print(classifier.__file__.startswith({site!r}), u.find_spec('cli'))",
+        ],
+        cwd=empty,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert where.stdout.split() == ["True", "None"], where.stderr

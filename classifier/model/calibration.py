@@ -54,6 +54,8 @@ def calibrate(
     seed: int = 0,
     source: str | None = None,
     min_messages: int = MIN_MESSAGES,
+    target_precision: float | None = None,
+    min_support: int | None = None,
 ) -> Calibration:
     """Refit temperatures and thresholds of ``model`` on labelled messages.
 
@@ -72,6 +74,8 @@ def calibrate(
         What the sample was (a file name), recorded in the model.
     min_messages : int
         Fewest labelled messages an axis must have to be calibrated.
+    target_precision, min_support : optional
+        As in ``TagClassifier``; by default the model's own.
 
     Raises
     ------
@@ -81,6 +85,10 @@ def calibrate(
     """
     texts = list(texts)
     frame = labels_frame(labels, len(texts))
+    settings = (
+        target_precision if target_precision is not None else model.target_precision,
+        min_support if min_support is not None else getattr(model, "min_support", 5),
+    )
     blank = np.array([not str(t).strip() for t in texts])
     matrix = model.features_.transform(texts)
     calibrated = copy.deepcopy(model)
@@ -110,9 +118,9 @@ def calibrate(
         report[axis] = {
             "messages": int(rows.size),
             "before": _figures(model, axis, codes, model.heads_[axis].proba(matrix[rows])),
-            "after": _cross_validated(calibrated, axis, scores, codes, folds, seed),
+            "after": _cross_validated(calibrated, axis, scores, codes, folds, seed, settings),
         }
-        temperatures, thresholds = _fit(calibrated, axis, scores, codes)
+        temperatures, thresholds = _fit(calibrated, axis, scores, codes, settings)
         for member, temperature in zip(calibrated.heads_[axis].members, temperatures, strict=True):
             member.temperature = temperature
         calibrated.thresholds_[axis] = thresholds
@@ -147,16 +155,14 @@ def _proba(scores: list[np.ndarray], temperatures: Sequence[float]) -> np.ndarra
 
 
 def _fit(
-    model: TagClassifier, axis: str, scores: list[np.ndarray], codes: np.ndarray
+    model: Any, axis: str, scores: list[np.ndarray], codes: np.ndarray, settings: tuple
 ) -> tuple[list[float], dict[str, float | None]]:
     """Temperatures and thresholds fitted on these rows."""
     temperatures = [fit_temperature(s, codes) for s in scores]
     proba = model._masked(axis, _proba(scores, temperatures))
     pred, conf = proba.argmax(axis=1), proba.max(axis=1)
     classes = model.heads_[axis].classes
-    thresholds = choose_thresholds(
-        classes, codes, pred, conf, model.target_precision, model.min_support
-    )
+    thresholds = choose_thresholds(classes, codes, pred, conf, *settings)
     return temperatures, thresholds
 
 
@@ -186,6 +192,7 @@ def _cross_validated(
     codes: np.ndarray,
     folds: int,
     seed: int,
+    settings: tuple,
 ) -> dict[str, Any]:
     """Each fold scored by a calibration fitted on the other folds; figures pooled."""
     from classifier.model.heads import _splits
@@ -193,7 +200,8 @@ def _cross_validated(
     correct = np.zeros(codes.size, dtype=bool)
     auto = np.zeros(codes.size, dtype=bool)
     for train, test in _splits(codes, {"folds": folds, "random_state": seed}):
-        temperatures, thresholds = _fit(model, axis, [s[train] for s in scores], codes[train])
+        trained = [s[train] for s in scores]
+        temperatures, thresholds = _fit(model, axis, trained, codes[train], settings)
         proba = model._masked(axis, _proba([s[test] for s in scores], temperatures))
         pred = proba.argmax(axis=1)
         conf = proba[np.arange(pred.size), pred]

@@ -52,7 +52,16 @@ def model_card(meta: dict[str, Any]) -> str:
         f"- Per-tag thresholds for a target precision of {meta.get('target_precision')} on "
         "out-of-fold predictions (see Calibration).",
         f"- Versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}.",
-        f"- `model.joblib` sha256: `{meta['model_sha256']}`.",
+        f"- Stored as data (format {meta['format_version']}: "
+        f"{', '.join(f'`{name}`' for name in sorted(meta.get('files', {})))}); model sha256 "
+        f"`{meta['model_sha256']}`, the sha256 of its files' sha256 list in `meta.json`.",
+    ]
+    if meta.get("converted_from"):
+        lines.append(
+            "- Converted from a format-1 `model.joblib` (sha256 "
+            f"`{meta['converted_from'].get('model_sha256')}`) by `feedtag model convert`."
+        )
+    lines += [
         "",
         "## Training data",
         "",

@@ -149,6 +149,11 @@ class TextFeatures(TransformerMixin, BaseEstimator):
             parts.append(part * weight if weight != 1.0 else part)
         return sp.hstack(parts, format="csr")
 
+    def vocabularies(self) -> list[dict[str, int]]:
+        """Per block, its n-gram -> column map (columns offset by the blocks before it)."""
+        check_is_fitted(self, "blocks_")
+        return [vectorizer.vocabulary_ for vectorizer, _ in self.blocks_]
+
     def sparse_row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """One text's non-zero feature columns and values, equal to ``transform([text])``.
 

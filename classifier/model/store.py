@@ -1,9 +1,17 @@
-"""Model directories: ``model.joblib``, ``meta.json`` and ``card.md``, written and checked.
+"""Model directories (format 2): data files, ``meta.json`` and ``card.md``, written and checked.
 
-A joblib file runs code when it is loaded, so ``load_model`` hashes the bytes first and only
-unpickles them when they match ``model_sha256`` in ``meta.json``; it unpickles those very bytes,
-not a second read of the file. A model is refused when the current taxonomy lacks any of its
-tags (naming them), and a scikit-learn version other than the one that trained it warns.
+A model is stored as data only (``classifier.model.serialise``): ``model.json``,
+``vocabulary.json``, ``arrays.npz`` and, for the spaCy tokenizer, ``tokenizer.json``. Loading
+executes no code from the directory and imports neither scikit-learn nor spaCy. ``meta.json``
+records the sha256 of each of those files (``files``) and ``model_sha256``, the sha256 of that
+list, which names the model (decisions record it); every file is read once, hashed, and parsed
+from those same bytes only when its hash matches. A model is refused when the current taxonomy
+lacks any of its tags (naming them), and a scikit-learn version other than the one that
+trained it warns (read from the installed package's metadata, without importing it).
+
+Format 1 (``model.joblib``, a pickle) is refused: a pickle runs code when loaded, whatever its
+checksum says. ``feedtag model convert DIR --out NEW --trust`` converts one whose origin the
+user vouches for (``classifier.model.legacy``).
 """
 
 from __future__ import annotations
@@ -16,19 +24,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from classifier.errors import ModelError
+from classifier.model.serialise import ARRAYS_FILE, MODEL_FILE, TOKENIZER_FILE, VOCABULARY_FILE
 
 if TYPE_CHECKING:
     from classifier.model.estimator import TagClassifier
+    from classifier.model.inference import LoadedModel
+    from classifier.model.schema import Meta
     from classifier.taxonomy import Taxonomy
 
-FORMAT_VERSION = 1
-MODEL_FILE = "model.joblib"
+FORMAT_VERSION = 2
 META_FILE = "meta.json"
 CARD_FILE = "card.md"
+LEGACY_FILE = "model.joblib"
+DATA_FILES = (MODEL_FILE, VOCABULARY_FILE, ARRAYS_FILE, TOKENIZER_FILE)
 
 
 class ModelVersionWarning(UserWarning):
-    """The model was saved by another scikit-learn version: predictions may differ or fail."""
+    """The model was saved by another scikit-learn version: predictions may differ."""
 
 
 def never_suggest(taxonomy: Taxonomy) -> dict[str, list[str]]:
@@ -46,24 +58,32 @@ def default_model_path() -> Path:
     return packaged if packaged.is_dir() else package.parent / "models" / "default"
 
 
-def versions() -> dict[str, str]:
-    """Versions of what a saved model depends on."""
-    import sklearn
-
-    from classifier import __version__
+def installed_version(distribution: str) -> str:
+    """A distribution's version from its metadata (nothing imported), or ``missing``."""
+    from importlib.metadata import PackageNotFoundError, version
 
     try:
-        import spacy
+        return version(distribution)
+    except PackageNotFoundError:
+        return "missing"
 
-        spacy_version = spacy.__version__
-    except ImportError:  # pragma: no cover - spaCy is a dependency
-        spacy_version = "missing"
+
+def versions() -> dict[str, str]:
+    """Versions of what a saved model depends on."""
+    from classifier import __version__
+
     return {
         "feedtag": __version__,
-        "scikit-learn": sklearn.__version__,
-        "spacy": spacy_version,
+        "scikit-learn": installed_version("scikit-learn"),
+        "spacy": installed_version("spacy"),
         "python": platform.python_version(),
     }
+
+
+def manifest_sha256(files: dict[str, str]) -> str:
+    """One sha256 for the whole model: of the ``sha256  name`` lines of its files, sorted."""
+    lines = "".join(f"{digest}  {name}\n" for name, digest in sorted(files.items()))
+    return hashlib.sha256(lines.encode("utf-8")).hexdigest()
 
 
 def save_model(
@@ -74,14 +94,15 @@ def save_model(
     training: dict[str, Any] | None = None,
     team_calibration: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Write ``model.joblib``, ``meta.json`` and ``card.md`` into ``directory`` (atomically each).
+    """Write the model's data files, ``meta.json`` and ``card.md`` into ``directory``.
 
     Parameters
     ----------
     model : TagClassifier
         A fitted model.
     directory : str or Path
-        Created if missing; files already there are replaced.
+        Created if missing; files already there are replaced (a format-1 ``model.joblib``
+        is removed).
     taxonomy : Taxonomy
         The taxonomy the model was trained with (name, content hash and tag ids are recorded).
     training : dict, optional
@@ -96,18 +117,9 @@ def save_model(
     dict
         The metadata written to ``meta.json``.
     """
-    import io
-
-    import joblib
     from sklearn.utils.validation import check_is_fitted
 
-    from classifier.output import write_atomic
-
     check_is_fitted(model, "heads_")
-    directory = Path(directory)
-    buffer = io.BytesIO()
-    joblib.dump(model, buffer, compress=3)
-    payload = buffer.getvalue()
     meta = {
         "format_version": FORMAT_VERSION,
         "versions": versions(),
@@ -126,87 +138,188 @@ def save_model(
         "calibration": getattr(model, "calibration_", None) or {},
         "team_calibration": team_calibration or {},
         "target_precision": model.target_precision,
-        "model_sha256": hashlib.sha256(payload).hexdigest(),
     }
-    write_atomic(directory / MODEL_FILE, payload)
-    write_atomic(directory / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
-    from classifier.model.card import model_card
+    return write_model(model, directory, meta)
 
+
+def write_model(
+    model: TagClassifier, directory: str | Path, meta: dict[str, Any]
+) -> dict[str, Any]:
+    """Write a fitted model's files with ``meta`` (completed with ``files`` and
+    ``model_sha256``), then ``card.md``; each file atomically, ``meta.json`` after the data."""
+    from classifier.model.serialise import model_files
+
+    return _write_payloads(Path(directory), model_files(model), meta)
+
+
+def _write_payloads(directory: Path, payloads: dict[str, bytes], meta: dict[str, Any]) -> dict:
+    from classifier.model.card import model_card
+    from classifier.output import write_atomic
+
+    files = {name: hashlib.sha256(data).hexdigest() for name, data in payloads.items()}
+    meta = {
+        **{k: v for k, v in meta.items() if k not in ("files", "model_sha256")},
+        "format_version": FORMAT_VERSION,
+        "files": files,
+        "model_sha256": manifest_sha256(files),
+    }
+    for name, data in payloads.items():
+        write_atomic(directory / name, data)
+    stale = [directory / n for n in (*DATA_FILES, LEGACY_FILE) if n not in payloads]
+    for path in stale:
+        if path.is_file():
+            path.unlink()
+    write_atomic(directory / META_FILE, json.dumps(meta, indent=2, ensure_ascii=False) + "\n")
     write_atomic(directory / CARD_FILE, model_card(meta))
     return meta
 
 
 def read_meta(directory: str | Path) -> dict[str, Any]:
-    """``meta.json`` of a model directory, checked for the fields loading relies on."""
-    directory = Path(directory)
+    """``meta.json`` of a format-2 model directory, validated (``classifier.model.schema.Meta``).
+
+    Returns the JSON object itself, unknown fields included.
+    """
+    raw, _ = _read_meta(Path(directory))
+    return raw
+
+
+def _read_meta(directory: Path) -> tuple[dict[str, Any], Meta]:
+    from classifier.model.schema import Meta, describe
+
     path = directory / META_FILE
     if not directory.is_dir():
         raise ModelError(f"{directory}: no such model directory (train one with: feedtag train)")
+    if not path.exists() and (directory / LEGACY_FILE).exists():
+        raise ModelError(_legacy_message(directory))
+    payload = _read_file(path)
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"{path}: missing; not a model directory written by feedtag") from None
+        raw = json.loads(payload)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ModelError(f"{path}: not valid JSON ({error})") from None
-    if not isinstance(meta, dict):
-        raise ModelError(f"{path}: expected a JSON object")
-    version = meta.get("format_version")
-    if version != FORMAT_VERSION:
+    if not isinstance(raw, dict):
+        raise ModelError(f"{path}: expected a JSON object, found {type(raw).__name__}")
+    version = raw.get("format_version")
+    if version == 1:
+        raise ModelError(_legacy_message(directory))
+    if isinstance(version, int) and not isinstance(version, bool) and version != FORMAT_VERSION:
         raise ModelError(
-            f"{path}: model format version {version!r}; this feedtag reads version "
-            f"{FORMAT_VERSION}: retrain the model"
+            f"{path}: model format version {version}; this feedtag reads version "
+            f"{FORMAT_VERSION}: retrain the model with it"
         )
-    for key in ("model_sha256", "taxonomy", "versions"):
-        if key not in meta:
-            raise ModelError(f"{path}: '{key}' is missing")
-    return meta
+    from pydantic import ValidationError
+
+    try:
+        meta = Meta.model_validate_json(payload)
+    except ValidationError as error:
+        raise ModelError(f"{path}: {describe(error)}") from None
+    unknown = sorted(set(meta.files) - set(DATA_FILES))
+    if unknown:
+        raise ModelError(f"{path}: field 'files' names '{unknown[0]}', not a model file")
+    if manifest_sha256(meta.files) != meta.model_sha256:
+        raise ModelError(
+            f"{path}: 'model_sha256' does not match 'files'; the file was edited by hand: "
+            "retrain or restore the model directory"
+        )
+    return raw, meta
 
 
-def load_model(directory: str | Path, taxonomy: Taxonomy) -> TagClassifier:
-    """Load a model directory after checking its hash and its tags against ``taxonomy``.
+def _legacy_message(directory: Path) -> str:
+    return (
+        f"{directory}: a format-1 model (model.joblib, a pickle that runs code when loaded), "
+        f"which this feedtag no longer loads; if you trust its origin, convert it: feedtag "
+        f"model convert {directory} --out NEW_DIR --trust; or retrain: feedtag train"
+    )
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"{path}: missing; not a complete model directory") from None
+    except IsADirectoryError:
+        raise ModelError(f"{path}: is a directory, expected a file") from None
+    except OSError as error:
+        raise ModelError(f"{path}: cannot be read ({error.strerror or error})") from None
+
+
+def load_model(directory: str | Path, taxonomy: Taxonomy) -> LoadedModel:
+    """Load a model directory after checking every file's hash and its tags against ``taxonomy``.
 
     Raises
     ------
     ModelError
-        Missing or unreadable files, a ``model.joblib`` whose sha256 differs from
-        ``meta.json`` (nothing is unpickled then), or tags the taxonomy lacks (named).
+        Missing, unreadable or malformed files (naming the file and field), a file whose
+        sha256 differs from ``meta.json`` (it is not parsed then), a format-1 directory, or
+        tags the taxonomy lacks (named).
 
     Warns
     -----
     ModelVersionWarning
         When the model was saved by another scikit-learn version.
     """
-    import io
+    from classifier.model.serialise import model_from_files
 
     directory = Path(directory)
-    meta = read_meta(directory)
-    check_tags(meta, taxonomy, directory)
-    path = directory / MODEL_FILE
-    try:
-        payload = path.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"{path}: missing") from None
-    digest = hashlib.sha256(payload).hexdigest()
-    if digest != meta["model_sha256"]:
-        raise ModelError(
-            f"{path}: sha256 {digest[:12]}... does not match meta.json "
-            f"({str(meta['model_sha256'])[:12]}...); the file was changed after training. "
-            "Not loading it: retrain or restore the model directory"
-        )
-    _warn_versions(meta, path)
-    import joblib
-
-    try:
-        model = joblib.load(io.BytesIO(payload))
-    except Exception as error:  # a verified file that still fails: wrong library versions
-        raise ModelError(f"{path}: cannot be loaded ({type(error).__name__}: {error})") from None
-    from classifier.model.estimator import TagClassifier
-
-    if not isinstance(model, TagClassifier):
-        raise ModelError(f"{path}: holds a {type(model).__name__}, not a feedtag model")
-    model.set_params(never_suggest=never_suggest(taxonomy))
+    raw, meta = _read_meta(directory)
+    check_tags(raw, taxonomy, directory)
+    payloads = _verified_payloads(directory, meta)
+    _warn_versions(raw, directory / META_FILE)
+    model = model_from_files(payloads, meta, directory, never_suggest(taxonomy))
+    model.calibration_ = raw.get("calibration") or {}
     model._check_suggestable()
     return model
+
+
+def _verified_payloads(directory: Path, meta: Meta) -> dict[str, bytes]:
+    """Every data file of a model directory, each checked against its sha256 in meta.json."""
+    required = {MODEL_FILE, VOCABULARY_FILE, ARRAYS_FILE}
+    missing = sorted(required - set(meta.files))
+    if missing:
+        raise ModelError(f"{directory / META_FILE}: field 'files.{missing[0]}' is missing")
+    payloads = {}
+    for name, expected in meta.files.items():
+        path = directory / name
+        payload = _read_file(path)
+        digest = hashlib.sha256(payload).hexdigest()
+        if digest != expected:
+            raise ModelError(
+                f"{path}: sha256 {digest[:12]}... does not match meta.json ({expected[:12]}...); "
+                "the file was changed after training. Not loading it: retrain or restore the "
+                "model directory"
+            )
+        payloads[name] = payload
+    return payloads
+
+
+def save_calibrated(
+    model: LoadedModel,
+    source: str | Path,
+    directory: str | Path,
+    *,
+    team_calibration: dict[str, Any],
+) -> dict[str, Any]:
+    """Write ``model``, a copy of the model in ``source`` with refitted temperatures and
+    thresholds (``classifier.model.calibration``), to ``directory``.
+
+    The vocabulary, weights and tokenizer files are the source's, byte for byte; only
+    ``model.json`` (the temperatures), ``meta.json`` and ``card.md`` change.
+    """
+    source = Path(source)
+    raw, meta = _read_meta(source)
+    payloads = _verified_payloads(source, meta)
+    spec = json.loads(payloads[MODEL_FILE])
+    for axis, head in model.heads_.items():
+        members = spec["heads"][axis]["members"]
+        for saved, member in zip(members, head.members, strict=True):
+            saved["temperature"] = float(member.temperature)
+    payloads[MODEL_FILE] = (json.dumps(spec, indent=2) + "\n").encode()
+    raw = {
+        **raw,
+        "thresholds": model.thresholds_,
+        "calibration": model.calibration_,
+        "team_calibration": team_calibration,
+    }
+    return _write_payloads(Path(directory), payloads, raw)
 
 
 def check_tags(meta: dict[str, Any], taxonomy: Taxonomy, directory: Path | str = "") -> None:
@@ -227,12 +340,11 @@ def check_tags(meta: dict[str, Any], taxonomy: Taxonomy, directory: Path | str =
 
 
 def _warn_versions(meta: dict[str, Any], path: Path) -> None:
-    import sklearn
-
     saved = meta["versions"].get("scikit-learn")
-    if saved != sklearn.__version__:
+    running = installed_version("scikit-learn")
+    if saved != running:
         warnings.warn(
-            f"{path}: saved with scikit-learn {saved}, running {sklearn.__version__}; "
+            f"{path}: saved with scikit-learn {saved}, running {running}; "
             "suggestions may differ. Retrain with this version to be sure",
             ModelVersionWarning,
             stacklevel=3,

@@ -7,7 +7,7 @@ one placeholder token. Which steps earn their place is measured in ``bench/bench
 
 The masks make no measurable difference on Banking77 or HWU64 (few URLs, e-mails or numbers
 there), but they keep customers' e-mail addresses, links and order numbers out of the model's
-vocabulary, which is saved in ``model.joblib``: kept for that reason.
+vocabulary, which is saved in the model directory (``vocabulary.json``): kept for that reason.
 
 The spaCy tokenizer (a blank English pipeline: rules only, no model download) is the word
 tokenizer: it splits contractions and keeps one-letter words, worth 0.1-0.2 points of

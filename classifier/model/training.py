@@ -134,8 +134,8 @@ def corpus_groups(corpus: Corpus) -> list[str] | None:
 def train(corpus: Corpus, out: str | Path, **options: Any) -> TrainResult:
     """Train on a tagged corpus and write the model directory ``out``.
 
-    ``options`` are those of :func:`train_model`; the directory holds ``model.joblib``,
-    ``meta.json`` and ``card.md``.
+    ``options`` are those of :func:`train_model`; the directory holds the model's data files
+    (``classifier.model.store``), ``meta.json`` and ``card.md``.
     """
     from classifier.model.store import save_model
 
@@ -183,7 +183,7 @@ def calibrate_directory(
     """
     from classifier.errors import UsageError
     from classifier.model.calibration import calibrate
-    from classifier.model.store import load_model, read_meta, save_model
+    from classifier.model.store import load_model, read_meta, save_calibrated
 
     model_dir, out = Path(model_dir), Path(out)
     if out.resolve() == model_dir.resolve():
@@ -191,11 +191,18 @@ def calibrate_directory(
             f"--out {out}: that is the model being calibrated; write to a new directory"
         )
     model = load_model(model_dir, corpus.taxonomy)
-    training = read_meta(model_dir).get("training", {})
+    params = read_meta(model_dir).get("params", {})
     texts, labels, _ = corpus_labels(corpus, decisions)
     source = Path(decisions).name if decisions is not None else Path(corpus.path).name
-    result = calibrate(model, texts, labels, folds=folds, seed=seed, source=source)
-    meta = save_model(
-        result.model, out, corpus.taxonomy, training=training, team_calibration=result.report
+    result = calibrate(
+        model,
+        texts,
+        labels,
+        folds=folds,
+        seed=seed,
+        source=source,
+        target_precision=float(params.get("target_precision", 0.9)),
+        min_support=int(params.get("min_support", 5)),
     )
+    meta = save_calibrated(result.model, model_dir, out, team_calibration=result.report)
     return CalibrateResult(out, meta, result.report)
