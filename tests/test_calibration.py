@@ -158,6 +158,7 @@ def test_describe_and_card_say_which_calibration_a_model_carries(grouped):
     meta = {
         "taxonomy": {"name": "fixture", "sha256": "x"},
         "versions": {"feedtag": "0"},
+        "format_version": 2,
         "model_sha256": "y",
         "params": model.get_params(),
         "target_precision": 0.9,

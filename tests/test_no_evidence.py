@@ -22,12 +22,12 @@ SOMETHING = "the API endpoint throws an error"
 @pytest.fixture(scope="module")
 def eager(tiny_model, taxonomy, tmp_path_factory):
     """The tiny model with every threshold at 0, saved as a model directory of its own."""
-    from classifier.model.store import load_model, save_model
+    from classifier.model.store import load_model, save_calibrated
 
     model = load_model(tiny_model, taxonomy)
     model.thresholds_ = {axis: dict.fromkeys(t, 0.0) for axis, t in model.thresholds_.items()}
     directory = tmp_path_factory.mktemp("eager") / "model"
-    save_model(model, directory, taxonomy)
+    save_calibrated(model, tiny_model, directory, team_calibration={})
     return model, directory
 
 

@@ -34,6 +34,7 @@ COMMANDS: dict[str, list[str]] = {
     "calibrate": ["{corpus}", "--taxonomy", "{taxonomy}", "--model", "{model}"],
     "stats": ["{corpus}", "--taxonomy", "{taxonomy}", "--format", "json"],
     "report": ["{corpus}", "--taxonomy", "{taxonomy}"],
+    "model convert": ["{model}", "--trust"],
 }
 # The workspace file an input parameter gets when the test points an output at it (by
 # parameter name); an input not named here gets a plain file of its own.
@@ -45,6 +46,7 @@ INPUT_FILES = {
     "model": "model",
     "db": "db",
     "decisions": "db",
+    "source": "model",
 }
 SPELLINGS = ("same", "dot", "symlink", "hardlink", "parent", "inside")
 
@@ -188,6 +190,8 @@ def test_no_output_can_be_an_input(workspace, tmp_path, command, output, param, 
 def test_the_table_runs_when_outputs_go_elsewhere(workspace, tmp_path, command):
     """The arguments in COMMANDS are valid: the refusals above are the guard's, nobody else's."""
     _, files = workspace
+    if command == "model convert":
+        pytest.skip("needs a format-1 model directory: tests/test_store.py converts one")
     outputs = {flag(p) for name, c in commands(ROOT) if name == command for p in path_params(c)}
     outputs = sorted(o for o in outputs if o in OUTPUT_OPTIONS)
     written = [arg for o in outputs for arg in (o, str(tmp_path / f"new{o.strip('-')}.csv"))]
