@@ -32,6 +32,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "created_at": ("created_at", "created", "timestamp", "date"),
     "agent": ("agent", "tagged_by", "assignee"),
     "user_id": ("user_id", "customer_id", "user"),
+    "links": ("issue", "issues", "issue_url", "issue_link", "issue_links", "links"),
 }
 OPTIONAL = ("conversation_id", "created_at", "agent", "user_id")
 SEPARATORS = re.compile(r"\s*[;|,]\s*")
@@ -149,6 +150,7 @@ class Columns:
     created_at: str | None = None
     agent: str | None = None
     user_id: str | None = None
+    links: str | None = None  # issue references (feedtag issues); read off ``Corpus.frame``
 
 
 @dataclass(frozen=True)
@@ -324,6 +326,7 @@ def _detect(name: str, frame: pd.DataFrame, wanted: Columns, taxonomy: Taxonomy)
     if wanted.tags is None and axes:
         tags = None  # per-axis columns win over a stray 'tags' column unless asked for
     optional = {role: find(role, getattr(wanted, role), f"--{role}") for role in OPTIONAL}
+    optional["links"] = find("links", wanted.links, "--link-column")
     return replace(
         wanted,
         id=find("id", wanted.id, "--id-column"),
