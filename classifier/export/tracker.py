@@ -185,8 +185,8 @@ def build_issues(corpus: Corpus, settings: IssueSettings) -> IssuesReport:
     issues = _per_issue(reports, links.refs, settings, end)
     findings = _findings(issues, settings)
     issues = issues[ISSUE_COLUMNS].reset_index(drop=True)
-    checks = findings.groupby("issue", sort=False)["check"].agg(", ".join)
-    issues["findings"] = issues["issue"].map(checks).fillna("")
+    checks = findings.groupby("issue", sort=False)["check"].agg(", ".join).to_dict()
+    issues["findings"] = [checks.get(key, "") for key in issues["issue"]]
     unreadable = links.unreadable.assign(id=messages["id"].to_numpy()[links.unreadable["row"] - 1])
     linked = np.zeros(conversation.max() + 1 if len(conversation) else 0, dtype=bool)
     linked[conversation[links.linked]] = True
@@ -331,8 +331,10 @@ def _mix(reports: pd.DataFrame, column: str, index: pd.Index) -> pd.DataFrame:
     counts = counts.sort_values(["issue", "n", column], ascending=[True, False, True])
     issue = counts["issue"].to_numpy()
     n = counts["n"].to_numpy()
-    head = np.r_[True, issue[1:] != issue[:-1]]
-    second = np.r_[issue[1:] == issue[:-1], False]  # the row after a head is the runner-up
+    head = np.ones(len(issue), dtype=bool)
+    head[1:] = issue[1:] != issue[:-1]
+    second = np.zeros(len(issue), dtype=bool)  # the row after a head is the runner-up
+    second[:-1] = issue[1:] == issue[:-1]
     top = counts[head].set_index("issue")
     runner = np.zeros(len(counts), dtype=np.int64)
     runner[head & second] = n[np.flatnonzero(head & second) + 1]
