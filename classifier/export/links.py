@@ -37,7 +37,6 @@ import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
 
 if TYPE_CHECKING:
     import numpy as np
@@ -52,7 +51,13 @@ GITHUB_PATH = re.compile(rf"^/({REPO_PART})/({REPO_PART})/(issues|pull)/(\d+)(?:
 GITLAB_PATH = re.compile(r"^/(.+?)/-/(issues|work_items|merge_requests)/(\d+)(?:/.*)?$")
 GITLAB_OLD_PATH = re.compile(r"^/(.+?)/(issues|merge_requests)/(\d+)(?:/.*)?$")
 JIRA_PATH = re.compile(r"^/(?:.*/)?(?:browse|issues)/([A-Za-z][A-Za-z0-9_]+-\d+)/?$")
-SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# scheme (optional: an export may drop it), user info, host, port, path, query, fragment;
+# a regular expression is several times faster than urllib.parse on a million cells.
+URL = re.compile(
+    r"^(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?(?:[^@/?#\s]*@)?(?P<host>[^:/?#\s]+)"
+    r"(?::\d*)?(?P<path>/[^?#\s]*)?(?:\?(?P<query>[^#\s]*))?(?:#\S*)?$"
+)
+SELECTED = re.compile(r"(?:^|&)selectedIssue=([A-Za-z][A-Za-z0-9_]+-\d+)(?:&|$)")
 
 
 @dataclass(frozen=True)
@@ -90,17 +95,15 @@ def parse_ref(token: str) -> IssueRef | None:
         return IssueRef(f"{project}#{int(short[3])}", "github", project, int(short[3]))
     if JIRA_KEY.match(text):
         return _jira(text)
-    if not SCHEME.match(text):
-        if "/" not in text:
-            return None
-        text = "https://" + text
-    try:
-        url = urlsplit(text)
-    except ValueError:
+    url = URL.match(text)
+    if url is None or not (url["scheme"] or url["path"]):
         return None
-    host = (url.hostname or "").lower()
-    path = re.sub(r"/+", "/", url.path).rstrip("/") or "/"
-    if url.scheme.lower() not in ("http", "https") or not host:
+    scheme = (url["scheme"] or "https").lower()
+    host = url["host"].lower()
+    path = (url["path"] or "/").rstrip("/") or "/"
+    if "//" in path:
+        path = re.sub(r"/+", "/", path)
+    if scheme not in ("http", "https"):
         return None
     if host in GITHUB_HOSTS:
         if (hub := GITHUB_PATH.match(path)) is None:
@@ -118,9 +121,8 @@ def parse_ref(token: str) -> IssueRef | None:
         return IssueRef(f"{project}{'!' if pull else '#'}{number}", "gitlab", project, number, pull)
     if (browse := JIRA_PATH.match(path)) is not None:
         return _jira(browse[1])
-    selected = parse_qs(url.query).get("selectedIssue", [])
-    if selected and JIRA_KEY.match(selected[0]):
-        return _jira(selected[0])
+    if url["query"] and (selected := SELECTED.search(url["query"])) is not None:
+        return _jira(selected[1])
     return None
 
 

@@ -181,13 +181,16 @@ def build_issues(corpus: Corpus, settings: IssueSettings) -> IssuesReport:
     reports["team"] = team[position]
     reports["topic"] = topic[position]
     if "user_id" in messages:
-        reports["user"] = messages["user_id"].to_numpy(dtype=object)[position]
+        reports["user"] = messages["user_id"].iloc[position].to_numpy(dtype=object)
     issues = _per_issue(reports, links.refs, settings, end)
     findings = _findings(issues, settings)
     issues = issues[ISSUE_COLUMNS].reset_index(drop=True)
-    checks = findings.groupby("issue", sort=False)["check"].agg(", ".join).to_dict()
+    checks: dict[str, str] = {}
+    for key, check in zip(findings["issue"], findings["check"], strict=True):
+        checks[key] = f"{checks[key]}, {check}" if key in checks else check
     issues["findings"] = [checks.get(key, "") for key in issues["issue"]]
-    unreadable = links.unreadable.assign(id=messages["id"].to_numpy()[links.unreadable["row"] - 1])
+    ids = messages["id"].iloc[links.unreadable["row"].to_numpy() - 1].to_numpy(dtype=object)
+    unreadable = links.unreadable.assign(id=ids)
     linked = np.zeros(conversation.max() + 1 if len(conversation) else 0, dtype=bool)
     linked[conversation[links.linked]] = True
     bugs = keep & (topic == settings.bug_topic) & ~linked[conversation]
@@ -268,9 +271,14 @@ def first_reports(pairs: pd.DataFrame, conversation: np.ndarray, when: pd.Series
 
 
 def iso(values: pd.Series) -> pd.Series:
-    """UTC times as ``2026-11-02T09:30:00Z``; None where missing."""
-    text = values.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return text.astype(object).where(values.notna(), None)
+    """UTC times as ``2026-11-02T09:30:00Z``; None where missing (numpy, not strftime: fast)."""
+    import numpy as np
+    import pandas as pd
+
+    seconds = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[s]")
+    text = np.char.add(np.datetime_as_string(seconds, unit="s"), "Z").astype(object)
+    text[np.isnat(seconds)] = None
+    return pd.Series(text, index=values.index, dtype=object)
 
 
 def _per_issue(
@@ -406,7 +414,8 @@ def _unlinked(
     import numpy as np
     import pandas as pd
 
-    chosen = messages.iloc[positions].reset_index(drop=True)
+    wanted = [c for c in ("row", "id", "conversation_id", "user_id", "text") if c in messages]
+    chosen = messages[wanted].iloc[positions].reset_index(drop=True)
     frame = pd.DataFrame({"team": pd.Series(team[positions], dtype=object).fillna("")})
     for column in ("row", "id", "conversation_id", "user_id"):
         frame[column] = chosen.get(column, "")
