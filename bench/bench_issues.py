@@ -75,6 +75,7 @@ def make_corpus(path: Path, messages: int, issues: int, distinct: bool, seed: in
     second = linked & (rng.random(messages) < 0.05)
     cells[second] = cells[second] + ", " + _spell(rng, rng.integers(0, issues, int(second.sum())))
     junk = linked & (rng.random(messages) < 0.005)
+    junk[every] = False
     cells[junk] = "see slack"
 
     texts = pd.read_csv(HELDOUT)["text"].dropna().tolist()

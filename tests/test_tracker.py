@@ -521,3 +521,10 @@ def test_closed_file_columns(tmp_path):
     assert read_closed(str(path), "what", "when").closed == {
         "ABC-1": pd.Timestamp("2026-11-02", tz="UTC")
     }
+
+
+def test_near_duplicates_do_not_chain():
+    # a ~ b and b ~ c, but a and c share no word: c must not join a's group through b.
+    texts = ["alpha beta gamma delta", "gamma delta epsilon zeta", "epsilon zeta theta iota"]
+    groups = near_duplicates(texts, ["t", "t", "t"], 0.3)
+    assert groups[0] == groups[1] and groups[2] != groups[0]

@@ -3,8 +3,10 @@
 Texts with the same letters (case, accents, digits such as order numbers, punctuation and
 spacing aside) are one text. The distinct texts are compared by TF-IDF cosine (words of two
 or more letters, English function words left out, ``1 + ln(count)``, IDF fitted on the texts
-compared), only within their block (a team), and every pair at or above the threshold joins
-one group (connected components), so an agent can file one issue for the whole group.
+compared), only within their block (a team). In order of first appearance, a text joins the
+group of the first earlier group leader it is at least ``threshold`` similar to, or leads a
+group of its own, so every member is like its group's first report and an agent can file one
+issue for the whole group.
 
 Why TF-IDF words and not MinHash or word pairs: customers describing one bug share its
 content words, rarely whole phrases. On the example export, four customers reporting one
@@ -46,8 +48,6 @@ def near_duplicates(texts: list[str], blocks: Any, threshold: float) -> np.ndarr
     import numpy as np
     import pandas as pd
     import pyarrow.compute as pc
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
 
     n = len(texts)
     if n == 0:
@@ -67,10 +67,35 @@ def near_duplicates(texts: list[str], blocks: Any, threshold: float) -> np.ndarr
         empty[representative],
         threshold,
     )
-    size = len(firsts)
-    graph = coo_matrix((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(size, size))
-    _, labels = connected_components(graph, directed=False)
+    labels = _leaders(rows, cols, len(firsts))
     return pd.factorize(labels[distinct])[0].astype(np.int64)
+
+
+def _leaders(rows: np.ndarray, cols: np.ndarray, size: int) -> np.ndarray:
+    """Group of each text: the first earlier group leader it is similar to, else its own.
+
+    Every member is similar to its group's first text. Connected components would chain
+    (a ~ b ~ c puts a and c together however unlike they are): on texts that each share a
+    sentence with a few dozen others, they merged 82,171 reports into 27 groups.
+    """
+    import numpy as np
+
+    group = np.arange(size)
+    if not len(rows):
+        return group
+    order = np.lexsort((rows, cols))
+    rows, cols = rows[order], cols[order]
+    leader = np.ones(size, dtype=bool)
+    starts = np.flatnonzero(np.r_[True, cols[1:] != cols[:-1]])
+    ends = np.r_[starts[1:], len(cols)]
+    for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
+        earlier = rows[start:end]
+        found = earlier[leader[earlier]]
+        if len(found):
+            text = cols[start]
+            group[text] = found[0]
+            leader[text] = False
+    return group
 
 
 def _similar_pairs(
