@@ -1062,12 +1062,14 @@ def issues(
     """Bug reports per tracker issue: team and frequency labels, findings, unlinked reports.
 
     Links (GitHub, GitLab or Jira URLs, owner/repo#N, Jira keys; several per cell) become one
-    key per issue. A report is one conversation linked to an issue. Team: the majority of its
-    reports (a tie or a disagreement is a finding). Frequency, counted back from --as-of:
-    daily when reported on at least N (--daily-days) distinct days of the last 7; otherwise
-    weekly when reported in each of the last M (--weekly-weeks) weeks. Unlinked bug reports
-    are grouped by team and near-duplicates. --format gh prints gh issue edit commands for
-    GitHub issues; --labels-out has every tracker's changes. No network calls.
+    key per issue; other cells are reported by row. A report is one conversation linked to an
+    issue. Team: the majority of its reports (a tie or a disagreement is a finding). Frequency,
+    in UTC days counted back from --as-of (default: the newest message): daily when reported
+    on at least N (--daily-days, default 4) distinct days of the last 7; otherwise weekly when
+    reported in each of the last M (--weekly-weeks, default 4) weeks; otherwise none. Unlinked
+    bug reports are grouped by team and near-duplicates. --format gh prints gh issue/pr edit
+    commands for GitHub issues (GitLab and Jira ones are counted in a comment); --labels-out
+    writes every tracker's changes as JSON Lines. feedtag makes no network call.
 
     Example: feedtag issues examples/helpdesk-links.csv --link-column issue --format gh
     """

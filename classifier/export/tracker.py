@@ -111,7 +111,8 @@ class IssuesReport:
     issues : pandas.DataFrame
         One row per issue, most reported first: ``issue``, ``tracker``, ``conversations``,
         ``users``, ``first_report``, ``last_report`` (ISO times), ``team``, ``team_share``,
-        ``frequency``, ``days_last_7``, ``weeks_reported``, ``topics``, ``findings``.
+        ``frequency``, ``days_last_7``, ``weeks_reported``, ``topics``, ``findings``, and
+        ``ref``, the issue's position in ``refs`` (left out of every output).
     findings : pandas.DataFrame
         ``issue``, ``check``, ``message``.
     unreadable : pandas.DataFrame
@@ -119,6 +120,8 @@ class IssuesReport:
     unlinked : pandas.DataFrame
         Bug reports without a link: ``team``, ``group``, ``group_size``, ``row``, ``id``,
         ``conversation_id``, ``user_id``, ``created_at``, ``text``; by team, largest group first.
+    refs : list of IssueRef
+        Every issue the link column names, in order of first appearance.
     """
 
     as_of: pd.Timestamp | None
