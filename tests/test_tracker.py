@@ -528,3 +528,18 @@ def test_near_duplicates_do_not_chain():
     texts = ["alpha beta gamma delta", "gamma delta epsilon zeta", "epsilon zeta theta iota"]
     groups = near_duplicates(texts, ["t", "t", "t"], 0.3)
     assert groups[0] == groups[1] and groups[2] != groups[0]
+
+
+def test_a_corpus_without_links_or_dates(tmp_path, taxonomy):
+    report = report_of(tmp_path, taxonomy, [{"text": "crash on save"}, {"text": "crash on save!"}])
+    assert report.issues.empty and report.as_of is None
+    assert list(report.unlinked["group_size"]) == [2, 2]
+    assert gh_commands(label_changes(report)).count("\n") == 1  # the header comment only
+    undated = [{"issue": "acme/web#1"}, {"issue": "ABC-2"}]
+    row = issue_row(report_of(tmp_path, taxonomy, undated), "acme/web#1")
+    assert (row["first_report"], row["frequency"], row["days_last_7"]) == (None, "", 0)
+    corpus = load_corpus(write_corpus(tmp_path / "u.csv", undated), taxonomy)
+    closed = tmp_path / "closed.csv"
+    closed.write_text("issue,closed_at\nacme/web#1,2026-11-01\n", encoding="utf-8")
+    found = build_followups(corpus, read_closed(str(closed)))
+    assert found.rows.empty and found.undated == 1

@@ -158,14 +158,14 @@ def build_followups(corpus: Corpus, closed: ClosedIssues) -> Followups:
     links = link_table(corpus.frame[corpus.columns.links])
     when = message_times(messages)
     conversation = conversations(messages)
-    last = pd.Series(when.to_numpy()).groupby(conversation).max()
+    last = when.reset_index(drop=True).groupby(conversation).max()
     reports = first_reports(links.pairs, conversation, when)
     keys = np.array([ref.key for ref in links.refs], dtype=object)
     reports["issue"] = keys[reports["issue"].to_numpy()] if len(keys) else ""
     reports["closed_at"] = reports["issue"].map(closed.closed)
     reports = reports[reports["closed_at"].notna()].reset_index(drop=True)
     reports["closed_at"] = pd.to_datetime(reports["closed_at"], utc=True)
-    reports["last"] = last.reindex(reports["conversation"].to_numpy()).to_numpy()
+    reports["last"] = last.reindex(reports["conversation"].to_numpy()).array
     undated = reports.loc[reports["last"].isna(), "conversation"].nunique()
     due = reports[reports["closed_at"] > reports["last"]]
     due = due.sort_values(["last", "issue", "conversation"], kind="stable")

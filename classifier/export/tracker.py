@@ -262,7 +262,8 @@ def first_reports(pairs: pd.DataFrame, conversation: np.ndarray, when: pd.Series
     thread = conversation[message]
     order = np.lexsort((message, stamp, thread, issue))
     issue, thread, message = issue[order], thread[order], message[order]
-    first = np.r_[True, (issue[1:] != issue[:-1]) | (thread[1:] != thread[:-1])]
+    first = np.ones(len(issue), dtype=bool)
+    first[1:] = (issue[1:] != issue[:-1]) | (thread[1:] != thread[:-1])
     return pd.DataFrame(
         {
             "issue": issue[first],
