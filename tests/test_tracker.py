@@ -543,3 +543,9 @@ def test_a_corpus_without_links_or_dates(tmp_path, taxonomy):
     closed.write_text("issue,closed_at\nacme/web#1,2026-11-01\n", encoding="utf-8")
     found = build_followups(corpus, read_closed(str(closed)))
     assert found.rows.empty and found.undated == 1
+
+
+def test_since_leaves_older_reports_out(tmp_path, taxonomy):
+    rows = [{"created_at": day(offset), "issue": "acme/web#1"} for offset in (1, 9, 20)]
+    row = issue_row(report_of(tmp_path, taxonomy, rows, since=day(10)[:10]), "acme/web#1")
+    assert (row["conversations"], row["first_report"]) == (2, day(9))
