@@ -549,3 +549,18 @@ def test_since_leaves_older_reports_out(tmp_path, taxonomy):
     rows = [{"created_at": day(offset), "issue": "acme/web#1"} for offset in (1, 9, 20)]
     row = issue_row(report_of(tmp_path, taxonomy, rows, since=day(10)[:10]), "acme/web#1")
     assert (row["conversations"], row["first_report"]) == (2, day(9))
+
+
+def test_a_retired_team_labels_as_its_successor(tmp_path):
+    path = write_taxonomy(tmp_path)
+    text = path.read_text().replace(
+        "          - id: mobile\n            name: Mobile\n",
+        "          - id: mobile\n            name: Mobile\n"
+        "          - id: apps\n            name: Apps\n            deprecated: true\n"
+        "            replaced_by: mobile\n",
+    )
+    path.write_text(text, encoding="utf-8")
+    rows = teams("Apps; Bug report", "Mobile; Bug report")
+    report = report_of(tmp_path, load_taxonomy(path), rows)
+    assert issue_row(report, "acme/web#1")["team"] == "mobile"
+    assert report.findings.empty

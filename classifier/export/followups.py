@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 from classifier.corpus import timestamps
 from classifier.errors import CorpusError, UsageError
 from classifier.export.links import parse_cell
-from classifier.export.tracker import conversations, first_reports, iso, message_times
+from classifier.export.tracker import (
+    conversations,
+    first_reports,
+    iso,
+    live_labels,
+    message_times,
+)
 from classifier.readers import format_of, read_frame
 
 if TYPE_CHECKING:
@@ -170,7 +176,7 @@ def build_followups(corpus: Corpus, closed: ClosedIssues) -> Followups:
     due = reports[reports["closed_at"] > reports["last"]]
     due = due.sort_values(["last", "issue", "conversation"], kind="stable")
     position = due["message"].to_numpy()
-    team = corpus.labels("team").to_numpy(dtype=object)[position]
+    team = live_labels(corpus, "team")[position]
     chosen = messages.iloc[position].reset_index(drop=True)
     rows = pd.DataFrame(
         {

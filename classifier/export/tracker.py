@@ -164,8 +164,8 @@ def build_issues(corpus: Corpus, settings: IssueSettings) -> IssuesReport:
     links = link_table(corpus.frame[corpus.columns.links])
     when = message_times(messages)
     conversation = conversations(messages)
-    team = corpus.labels("team").to_numpy(dtype=object)
-    topic = corpus.labels("topic").to_numpy(dtype=object)
+    team = live_labels(corpus, "team")
+    topic = live_labels(corpus, "topic")
 
     keep = np.ones(len(messages), dtype=bool)
     if settings.since is not None:
@@ -225,6 +225,15 @@ ISSUE_COLUMNS = [
     "topics",
     "ref",
 ]
+
+
+def live_labels(corpus: Corpus, axis: str) -> np.ndarray:
+    """Each message's one tag on ``axis`` (None if not exactly one), a retired tag replaced by
+    its successor, so that a label never names a retired team."""
+    labels = corpus.labels(axis)
+    live = {tag: corpus.taxonomy.successor(axis, tag) for tag in labels.dropna().unique()}
+    mapped = labels.map(live).astype(object)
+    return mapped.where(mapped.notna(), None).to_numpy(dtype=object)
 
 
 def message_times(messages: pd.DataFrame) -> pd.Series:
