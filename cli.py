@@ -1689,3 +1689,311 @@ def _taxonomy_markdown(taxonomy) -> str:
 
 if __name__ == "__main__":
     app()
+
+
+class IssuesFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+    gh = "gh"
+
+
+LinkColumn = Annotated[
+    str | None,
+    typer.Option(
+        "--link-column", help="Column with issue links (default: issue, issues, links, ...)."
+    ),
+]
+
+
+@app.command()
+@handles_errors
+def issues(
+    corpus: CorpusArgument,
+    link_column: LinkColumn = None,
+    format: Annotated[IssuesFormat, typer.Option("--format", "-f")] = IssuesFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")
+    ] = None,
+    labels_out: Annotated[
+        Path | None,
+        typer.Option("--labels-out", help="Write the label changes per issue as JSON Lines."),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Count frequency back from this date (default: newest message)."
+        ),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only messages created on or after this date.")
+    ] = None,
+    daily_days: Annotated[
+        int, typer.Option("--daily-days", help="N: daily when reported on N of the last 7 days.")
+    ] = 4,
+    weekly_weeks: Annotated[
+        int, typer.Option("--weekly-weeks", help="M: weekly when reported in each of M weeks.")
+    ] = 4,
+    similarity: Annotated[
+        float,
+        typer.Option("--similarity", help="TF-IDF cosine at which unlinked reports group."),
+    ] = 0.4,
+    bug_topic: Annotated[
+        str, typer.Option("--bug-topic", help="Topic id of bug reports.")
+    ] = "bug-report",
+    feature_topic: Annotated[
+        str, typer.Option("--feature-topic", help="Topic id of feature requests.")
+    ] = "feature-request",
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, help="Issues and groups shown in table/markdown.")
+    ] = 20,
+    taxonomy: TaxonomyOption = None,
+    id_column: IdColumn = None,
+    text_column: TextColumn = None,
+    tags_column: TagsColumn = None,
+    axis_column: AxisColumn = None,
+) -> None:
+    """Bug reports per tracker issue: team and frequency labels, findings, unlinked reports.
+
+    Links (GitHub, GitLab or Jira URLs, owner/repo#N, Jira keys; several per cell) become one
+    key per issue; other cells are reported by row. A report is one conversation linked to an
+    issue. Team: the majority of its reports (a tie or a disagreement is a finding). Frequency,
+    in UTC days counted back from --as-of (default: the newest message): daily when reported
+    on at least N (--daily-days, default 4) distinct days of the last 7; otherwise weekly when
+    reported in each of the last M (--weekly-weeks, default 4) weeks; otherwise none. Unlinked
+    bug reports are grouped by team and near-duplicates. --format gh prints gh issue/pr edit
+    commands for GitHub issues (GitLab and Jira ones are counted in a comment); --labels-out
+    writes every tracker's changes as JSON Lines. feedtag makes no network call.
+
+    Example: feedtag issues examples/helpdesk-links.csv --link-column issue --format gh
+    """
+    from classifier.export.labels import gh_commands, label_changes, labels_jsonl
+    from classifier.export.tracker import build_issues, issue_settings
+    from classifier.output import refuse_inputs, write_atomic
+    from classifier.taxonomy import load_taxonomy
+
+    refuse_inputs({"--output": output, "--labels-out": labels_out}, [corpus, taxonomy])
+    if output is not None and format is IssuesFormat.table:
+        raise _usage("--output needs --format json, csv, markdown or gh")
+    loaded = load_taxonomy(taxonomy)
+    columns = _columns(id_column, text_column, tags_column, axis_column)
+    data = _load(corpus, loaded, _with_links(columns, link_column), require_tags=True)
+    settings = issue_settings(
+        data,
+        daily_days=daily_days,
+        weekly_weeks=weekly_weeks,
+        as_of=as_of,
+        since=since,
+        bug_topic=bug_topic,
+        feature_topic=feature_topic,
+        similarity=similarity,
+    )
+    with err.status("linking reports to issues", spinner="dots"):
+        report = build_issues(data, settings)
+    if format is IssuesFormat.json:
+        _emit(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", output)
+    elif format is IssuesFormat.csv:
+        from classifier.output import csv_text
+
+        _emit(csv_text(report.issues.drop(columns="ref")), output)
+    elif format is IssuesFormat.markdown:
+        from classifier.export.tracker_markdown import issues_markdown
+
+        _emit(issues_markdown(report, limit), output)
+    elif format is IssuesFormat.gh:
+        _emit(gh_commands(label_changes(report)), output)
+    else:
+        _print_issues(report, limit)
+    if labels_out is not None:
+        write_atomic(labels_out, labels_jsonl(label_changes(report)))
+        err.print(f"wrote {labels_out}", highlight=False, markup=False)
+    _issues_summary(report)
+
+
+def _usage(message: str):
+    from classifier.errors import UsageError
+
+    return UsageError(message)
+
+
+def _with_links(columns, link_column):
+    from dataclasses import replace
+
+    return replace(columns, links=link_column)
+
+
+def _issues_summary(report) -> None:
+    unreadable = report.unreadable
+    err.print(
+        f"{_count(len(report.issues), 'issue')} from {_count(report.reports, 'report')}, "
+        f"{_count(len(report.findings), 'finding')}, "
+        f"{_count(len(report.unlinked), 'unlinked bug report')} in "
+        f"{_count(report.unlinked['group'].nunique(), 'group')}",
+        highlight=False,
+        markup=False,
+    )
+    if len(unreadable):
+        rows = ", ".join(str(row) for row in unreadable["row"].head(10))
+        more = "" if len(unreadable) <= 10 else f" and {len(unreadable) - 10} more"
+        err.print(
+            f"warning: {_count(len(unreadable), 'row')} with a link that is not an issue "
+            f"reference: row {rows}{more}",
+            highlight=False,
+            markup=False,
+        )
+
+
+def _print_issues(report, limit: int) -> None:
+    settings = report.settings
+    as_of = "-" if report.as_of is None else report.as_of.strftime("%Y-%m-%d %H:%M UTC")
+    table = Table(
+        title=f"issues as of {as_of}\n(daily: {settings.daily_days} of the last 7 days; "
+        f"weekly: each of the last {settings.weekly_weeks} weeks)"
+    )
+    table.add_column("issue", no_wrap=True)
+    for column in ("reports", "users"):
+        table.add_column(column, justify="right")
+    for column in ("last", "team", "freq.", "findings"):
+        table.add_column(column)
+    for row in report.issues.head(limit).itertuples():
+        share = "" if row.team_share != row.team_share else f" {row.team_share:.0%}"
+        table.add_row(
+            row.issue,
+            str(row.conversations),
+            str(row.users),
+            (row.last_report or "")[:10],
+            (row.team + share) if row.team else "",
+            row.frequency,
+            row.findings,
+        )
+    out.print(table, markup=False)
+    if len(report.issues) > limit:
+        out.print(f"... and {len(report.issues) - limit} more issues (--limit)", markup=False)
+    if len(report.findings):
+        findings = Table(title="findings")
+        for column in ("issue", "check", "message"):
+            findings.add_column(column)
+        for row in report.findings.itertuples():
+            findings.add_row(row.issue, row.check, row.message)
+        out.print(findings, markup=False)
+    if len(report.unreadable):
+        unreadable = Table(title="links that are not issue references")
+        for column in ("row", "id", "value"):
+            unreadable.add_column(column)
+        for row in report.unreadable.itertuples():
+            unreadable.add_row(str(row.row), row.id, row.value)
+        out.print(unreadable, markup=False)
+    _print_unlinked(report.unlinked, limit)
+
+
+def _print_unlinked(unlinked, limit: int) -> None:
+    """Groups largest first (the ones worth one issue each), then the rest up to ``limit``."""
+    groups = unlinked.drop_duplicates("group")
+    table = Table(title=f"unlinked bug reports: {len(unlinked)} in {len(groups)} groups")
+    for column in ("team", "group", "reports", "rows", "text of the first"):
+        table.add_column(column, justify="right" if column in ("group", "reports") else "left")
+    rows = unlinked.groupby("group", sort=False)["row"].agg(list)
+    shown = groups.sort_values(["group_size", "group"], ascending=[False, True]).head(limit)
+    for row in shown.itertuples():
+        text = row.text if len(row.text) <= 50 else row.text[:47] + "..."
+        members = rows[row.group]
+        listed = ", ".join(map(str, members[:4])) + (", ..." if len(members) > 4 else "")
+        table.add_row(row.team or "(no team)", str(row.group), str(row.group_size), listed, text)
+    out.print(table, markup=False)
+    if len(groups) > limit:
+        out.print(f"... and {len(groups) - limit} more groups (--limit)", markup=False)
+
+
+class FollowupsFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+@app.command()
+@handles_errors
+def followups(
+    corpus: CorpusArgument,
+    closed: Annotated[
+        Path,
+        typer.Option(
+            "--closed",
+            help="Closed issues: CSV/JSON/... with an issue reference and a close time "
+            "(e.g. gh issue list --state closed --json url,closedAt).",
+        ),
+    ],
+    link_column: LinkColumn = None,
+    issue_column: Annotated[
+        str | None, typer.Option("--issue-column", help="Issue column of --closed.")
+    ] = None,
+    closed_column: Annotated[
+        str | None, typer.Option("--closed-column", help="Close-time column of --closed.")
+    ] = None,
+    format: Annotated[FollowupsFormat, typer.Option("--format", "-f")] = FollowupsFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the list here instead of stdout.")
+    ] = None,
+    taxonomy: TaxonomyOption = None,
+    id_column: IdColumn = None,
+    text_column: TextColumn = None,
+    tags_column: TagsColumn = None,
+    axis_column: AxisColumn = None,
+) -> None:
+    """The customers to get back to: conversations linked to issues closed since their last
+    message, with user, team and issue, oldest first.
+
+    Example: feedtag followups examples/helpdesk-links.csv --closed examples/closed-issues.csv
+    """
+    from classifier.export.followups import build_followups, read_closed
+    from classifier.output import refuse_inputs
+    from classifier.taxonomy import load_taxonomy
+
+    refuse_inputs({"--output": output}, [corpus, closed, taxonomy])
+    if output is not None and format is FollowupsFormat.table:
+        raise _usage("--output needs --format json, csv or markdown")
+    loaded = load_taxonomy(taxonomy)
+    shut = read_closed(str(closed), issue_column, closed_column)
+    columns = _columns(id_column, text_column, tags_column, axis_column)
+    data = _load(corpus, loaded, _with_links(columns, link_column))
+    found = build_followups(data, shut)
+    if format is FollowupsFormat.json:
+        _emit(json.dumps(found.to_dict(), indent=2, ensure_ascii=False) + "\n", output)
+    elif format is FollowupsFormat.csv:
+        from classifier.output import csv_text
+
+        _emit(csv_text(found.rows), output)
+    elif format is FollowupsFormat.markdown:
+        from classifier.export.tracker_markdown import followups_markdown
+
+        _emit(followups_markdown(found), output)
+    else:
+        table = Table(title=f"customers to get back to: {len(found.rows)}")
+        table.add_column("conversation", no_wrap=True)
+        for column in ("user", "team", "issue", "closed", "last message"):
+            table.add_column(column)
+        for row in found.rows.itertuples():
+            table.add_row(
+                row.conversation_id,
+                row.user_id,
+                row.team,
+                row.issue,
+                row.closed_at[:10],
+                row.last_message[:10],
+            )
+        out.print(table, markup=False)
+    err.print(
+        f"{_count(len(found.rows), 'conversation')} to get back to, of "
+        f"{found.linked_conversations} linked to {_count(len(shut.closed), 'closed issue')}",
+        highlight=False,
+        markup=False,
+    )
+    if found.undated:
+        err.print(f"note: {found.undated} without a dated message not judged", highlight=False)
+    for bad in shut.unreadable.itertuples():
+        err.print(
+            f"warning: {closed}: row {bad.row}: {bad.reason}: {bad.value}",
+            highlight=False,
+            markup=False,
+        )

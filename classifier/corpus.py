@@ -41,6 +41,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     # Where a message came from (a help desk, an app store, a dataset): training holds out
     # whole groups to choose confidence thresholds that hold on a source it has not seen.
     "group": ("source", "group"),
+    "links": ("issue", "issues", "issue_url", "issue_link", "issue_links", "links"),
 }
 OPTIONAL = (
     "conversation_id",
@@ -172,6 +173,7 @@ class Columns:
     first_response_at: str | None = None
     first_response_seconds: str | None = None
     group: str | None = None
+    links: str | None = None  # issue references (feedtag issues); read off ``Corpus.frame``
 
 
 @dataclass(frozen=True)
@@ -370,6 +372,7 @@ def _detect(name: str, frame: pd.DataFrame, wanted: Columns, taxonomy: Taxonomy)
     optional = {
         role: find(role, getattr(wanted, role), options.get(role, f"--{role}")) for role in OPTIONAL
     }
+    optional["links"] = find("links", wanted.links, "--link-column")
     return replace(
         wanted,
         id=find("id", wanted.id, "--id-column"),
