@@ -1770,10 +1770,9 @@ def issues(
     """
     from classifier.export.labels import gh_commands, label_changes, labels_jsonl
     from classifier.export.tracker import build_issues, issue_settings
-    from classifier.output import refuse_inputs, write_atomic
+    from classifier.output import write_atomic
     from classifier.taxonomy import load_taxonomy
 
-    refuse_inputs({"--output": output, "--labels-out": labels_out}, [corpus, taxonomy])
     if output is not None and format is IssuesFormat.table:
         raise _usage("--output needs --format json, csv, markdown or gh")
     loaded = load_taxonomy(taxonomy)
@@ -1947,10 +1946,8 @@ def followups(
     Example: feedtag followups examples/helpdesk-links.csv --closed examples/closed-issues.csv
     """
     from classifier.export.followups import build_followups, read_closed
-    from classifier.output import refuse_inputs
     from classifier.taxonomy import load_taxonomy
 
-    refuse_inputs({"--output": output}, [corpus, closed, taxonomy])
     if output is not None and format is FollowupsFormat.table:
         raise _usage("--output needs --format json, csv or markdown")
     loaded = load_taxonomy(taxonomy)

@@ -273,19 +273,3 @@ def _json_strings(column: Any) -> Any:
                 column = pc.replace_substring(column, raw, escaped)
     quote, nothing = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
     return pc.binary_join_element_wise(quote, column, quote, nothing)
-
-
-def refuse_inputs(outputs: dict[str, Any], inputs: Iterable[Any]) -> None:
-    """Raise when an output path (by option) is one of the command's inputs: never overwrite one.
-
-    Raises
-    ------
-    UsageError
-        Naming the option and the file.
-    """
-    from classifier.errors import UsageError
-
-    read = {Path(path).resolve() for path in inputs if path is not None and str(path) != "-"}
-    for option, path in outputs.items():
-        if path is not None and Path(path).resolve() in read:
-            raise UsageError(f"{option} {path}: that is an input of this command; write elsewhere")

@@ -91,7 +91,7 @@ def test_issues_usage_errors_exit_2(tmp_path):
     assert result.exit_code == 2 and "--as-of 'yesterday': not an ISO date" in result.stderr
     before = corpus.read_bytes()
     result, corpus = invoke(tmp_path, "issues", "-f", "json", "--output", tmp_path / "c.csv")
-    assert result.exit_code == 2 and "is an input of this command" in result.stderr
+    assert result.exit_code == 2 and "inputs are never overwritten" in result.stderr
     assert corpus.read_bytes() == before
     result, _ = invoke(tmp_path, "issues", "--bug-topic", "bug")
     assert result.exit_code == 2 and "--bug-topic 'bug': not a topic id" in result.stderr

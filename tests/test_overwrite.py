@@ -35,6 +35,17 @@ COMMANDS: dict[str, list[str]] = {
     "stats": ["{corpus}", "--taxonomy", "{taxonomy}", "--format", "json"],
     "report": ["{corpus}", "--taxonomy", "{taxonomy}"],
     "model convert": ["{model}", "--trust"],
+    "issues": [
+        "{corpus}",
+        "--taxonomy",
+        "{taxonomy}",
+        "--bug-topic",
+        "bug",
+        "--feature-topic",
+        "praise",
+    ]
+    + ["-f", "json"],
+    "followups": ["{corpus}", "--taxonomy", "{taxonomy}", "--closed", "{closed}", "-f", "json"],
 }
 # The workspace file an input parameter gets when the test points an output at it (by
 # parameter name); an input not named here gets a plain file of its own.
@@ -47,6 +58,7 @@ INPUT_FILES = {
     "db": "db",
     "decisions": "db",
     "source": "model",
+    "closed": "closed",
 }
 SPELLINGS = ("same", "dot", "symlink", "hardlink", "parent", "inside")
 
@@ -120,12 +132,15 @@ def workspace(tmp_path_factory, tiny_model):
     files["corpus"].parent.mkdir()
     rows = pd.DataFrame(tiny_corpus(60))  # calibrate needs 50 labelled messages
     rows["created_at"] = pd.date_range("2026-11-02", periods=len(rows), freq="7h").astype(str)
+    rows["issue"] = [f"acme/web#{i % 3}" if i % 2 else "" for i in range(len(rows))]
     rows.to_csv(files["corpus"], index=False)
     files["model"] = root / "model"
     shutil.copytree(tiny_model, files["model"])
     files["db"] = root / "decisions.sqlite"
     with DecisionStore(files["db"]) as store:
         store.record([Decision("m1", "team", "overridden", "web", suggested="api")])
+    files["closed"] = root / "closed.csv"
+    files["closed"].write_text("issue,closed_at\nacme/web#1,2026-12-20T00:00:00Z\n")
     files["other"] = root / "other.dat"
     files["other"].write_bytes(b"an input of a command this test does not know\n")
     return root, files
