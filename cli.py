@@ -193,6 +193,90 @@ def taxonomy_show(
         out.print(_taxonomy_table(loaded))
 
 
+@taxonomy_app.command("diff")
+@handles_errors
+def taxonomy_diff(
+    old: Annotated[Path, typer.Argument(help="The taxonomy file before the change.")],
+    new: Annotated[Path, typer.Argument(help="The taxonomy file after the change.")],
+    corpus: Annotated[
+        Path | None,
+        typer.Option("--corpus", help="A tagged corpus (read with OLD) to measure the impact on."),
+    ] = None,
+    format: Annotated[ShowFormat, typer.Option("--format", "-f")] = ShowFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")
+    ] = None,
+    id_column: IdColumn = None,
+    text_column: TextColumn = None,
+    tags_column: TagsColumn = None,
+    axis_column: AxisColumn = None,
+) -> None:
+    """What changed between two taxonomy files: tags added, removed, renamed (id kept, or
+    the old spellings now aliases of a new id), merged (replaced_by), split (the old tag's
+    spellings now lead to several tags), retired, aliases, descriptions, human-only flips.
+
+    With --corpus: per change, the messages it touches, those that resolve by themselves
+    (audit --fix rewrites a renamed or merged tag) and those a person must re-tag (a split,
+    a removal without successor, a dropped alias); and messages per tag before and after.
+    The table's auto and person columns are those two counts. Exit 1 when the change leaves messages without a valid tag (with --corpus: counted;
+    without: any spelling of a live tag that stops resolving), so CI can gate taxonomy edits.
+
+    Example: feedtag taxonomy diff taxonomy.yaml new.yaml --corpus export.csv --format markdown
+    """
+    from classifier.errors import UsageError
+    from classifier.quality.taxonomy_diff import corpus_impact, diff_taxonomies, verdict
+    from classifier.taxonomy import load_taxonomy
+
+    if output is not None and format is ShowFormat.table:
+        raise UsageError("--output needs --format json or markdown")
+    inputs = [p for p in (old, new, corpus) if p is not None]
+    if output is not None and output.resolve() in {p.resolve() for p in inputs}:
+        raise UsageError(f"{output}: would overwrite an input of this command; name another file")
+    before, after = load_taxonomy(old), load_taxonomy(new)
+    result = diff_taxonomies(before, after, str(old), str(new))
+    if corpus is not None:
+        columns = _columns(id_column, text_column, tags_column, axis_column)
+        data = _load(corpus, before, columns, require_tags=True)
+        result = corpus_impact(result, data, after)
+    if format is ShowFormat.json:
+        _emit(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", output)
+    elif format is ShowFormat.markdown:
+        _emit(result.to_markdown(), output)
+    else:
+        _print_taxonomy_diff(result)
+    line = verdict(result)
+    err.print(line, style="red" if result.fails else "green", highlight=False, markup=False)
+    if result.fails:
+        raise typer.Exit(1)
+
+
+def _print_taxonomy_diff(result) -> None:
+    if not result.changes:
+        out.print(f"no changes from {result.old} to {result.new}", highlight=False, markup=False)
+    else:
+        impact = result.corpus is not None
+        changes = Table(title=f"changes from {result.old} to {result.new}", title_justify="left")
+        columns = ["change", "axis", "tag", "into", "detail"]
+        columns += ["messages", "auto", "person"] if impact else []
+        for column in columns:
+            numeric = column in ("messages", "auto", "person")
+            changes.add_column(column, justify="right" if numeric else "left", overflow="fold")
+        for c in result.changes:
+            cells = [c.kind, c.axis, c.tag, ", ".join(c.into), c.detail]
+            cells += [str(c.messages), str(c.automatic), str(c.person)] if impact else []
+            changes.add_row(*cells, style="red" if c.breaking else None)
+        out.print(changes, markup=False)
+    if result.per_tag is not None:
+        table = Table(title=f"messages per tag in {result.corpus}", title_justify="left")
+        for column in ("axis", "tag", "before", "after", "change"):
+            table.add_column(column, justify="left" if column in ("axis", "tag") else "right")
+        for axis, group in result.per_tag.groupby("axis", sort=False):
+            for row in group.itertuples(index=False):
+                table.add_row(axis, row.tag, str(row.before), str(row.after), row.change)
+            table.add_section()
+        out.print(table, markup=False)
+
+
 class DataFormat(StrEnum):
     table = "table"
     json = "json"
