@@ -216,10 +216,11 @@ def taxonomy_diff(
     spellings now lead to several tags), retired, aliases, descriptions, human-only flips.
 
     With --corpus: per change, the messages it touches, those that resolve by themselves
-    (audit --fix rewrites a renamed or merged tag) and those a person must re-tag (a split,
-    a removal without successor, a dropped alias); and messages per tag before and after.
-    The table's auto and person columns are those two counts. Exit 1 when the change leaves messages without a valid tag (with --corpus: counted;
-    without: any spelling of a live tag that stops resolving), so CI can gate taxonomy edits.
+    (auto: audit --fix rewrites a renamed or merged tag) and those a person must re-tag
+    (person: a split, a removal without successor, a dropped alias); and messages per tag
+    before and after. Exit 1 when the change leaves messages without a valid tag (with
+    --corpus: counted; without: any spelling of a live tag that stops resolving), so CI can
+    gate taxonomy edits.
 
     Example: feedtag taxonomy diff taxonomy.yaml new.yaml --corpus export.csv --format markdown
     """
