@@ -58,7 +58,7 @@ def tagging(corpus: Corpus, name: str | None = None, positions: np.ndarray | Non
 def _live(corpus: Corpus, axis: str) -> np.ndarray:
     """The one tag of each message with retired tags read as their successor (as ``audit
     --fix`` writes them): a re-tagger cannot choose a retired tag, so it is no disagreement."""
-    labels = corpus.labels(axis).to_numpy(dtype=object)
+    labels = corpus.labels(axis).to_numpy(dtype=object).copy()
     retired = [t.id for t in corpus.taxonomy.axes[axis].tags if t.deprecated]
     for tag in retired:
         labels[labels == tag] = corpus.taxonomy.successor(axis, tag)

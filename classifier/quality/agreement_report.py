@@ -73,7 +73,9 @@ def to_rows(report: Agreement, by: Sequence[str] = BREAKDOWNS) -> pd.DataFrame:
         "agreement", "agreement_low", "agreement_high", "original", "retagged_count", "both",
         "precision", "recall",
     ]  # fmt: skip
-    return pd.DataFrame(rows, columns=columns).astype(object).where(lambda f: f.notna(), "")
+    frame = pd.DataFrame(rows, columns=columns)
+    counts = ["compared", "original", "retagged_count", "both"]
+    return frame.astype(dict.fromkeys(counts, "Int64"))  # missing counts as empty cells
 
 
 def to_markdown(report: Agreement, by: Sequence[str] = BREAKDOWNS, top: int = 10) -> str:
