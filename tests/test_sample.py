@@ -157,7 +157,7 @@ def test_sample_refuses_to_overwrite_its_input(tmp_path, corpus):
     keyed = tmp_path / "x.key.csv"
     keyed.write_bytes(Path(corpus.path).read_bytes())
     data = load_corpus(str(keyed), corpus.taxonomy)
-    with pytest.raises(UsageError, match="x.key.csv: would overwrite"):
+    with pytest.raises(UsageError, match=r"x\.key\.csv: would overwrite"):
         write_sample(draw_sample(data, 5, stratify=["topic"], blind=True), tmp_path / "x.csv")
     assert key_path("a/s.csv") == Path("a/s.key.csv")
 
@@ -170,8 +170,9 @@ def test_cli_sample_writes_the_files_and_says_so(tmp_path, taxonomy_file):
         app, [*args, "--blind", "--out", str(out), "--taxonomy", str(taxonomy_file)]
     )
     assert result.exit_code == 0, result.output
-    assert result.stderr == (
-        f"drew 12 of 60 messages from 4 strata, seed 1: wrote {out}; key: {tmp_path / 's.key.csv'}\n"
+    key = tmp_path / "s.key.csv"
+    assert (
+        result.stderr == f"drew 12 of 60 messages from 4 strata, seed 1: wrote {out}; key: {key}\n"
     )
     assert "│ pricing │        4 │       1 │" in result.stdout
     with out.open(encoding="utf-8") as handle:
@@ -194,10 +195,8 @@ def test_cli_sample_usage_errors_exit_2(tmp_path, taxonomy_file):
     result = runner.invoke(app, [*base, "--out", str(source), "--blind"])
     assert result.exit_code == 2 and "would overwrite an input" in result.stderr
     result = runner.invoke(app, [*base, "--out", str(tmp_path / "s.xlsx")])
-    assert (
-        result.stderr
-        == f"error: {tmp_path / 's.xlsx'}: sample writes CSV (for a spreadsheet); name the file .csv\n"
-    )
+    wanted = "sample writes CSV (for a spreadsheet); name the file .csv"
+    assert result.stderr == f"error: {tmp_path / 's.xlsx'}: {wanted}\n"
 
 
 def test_sample_help_states_the_rule():
