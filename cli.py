@@ -253,7 +253,12 @@ def taxonomy_diff(
 
 def _print_taxonomy_diff(result) -> None:
     if not result.changes:
-        out.print(f"no changes from {result.old} to {result.new}", highlight=False, markup=False)
+        out.print(
+            f"no changes from {result.old} to {result.new}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
     else:
         impact = result.corpus is not None
         changes = Table(title=f"changes from {result.old} to {result.new}", title_justify="left")
