@@ -200,7 +200,7 @@ def test_cli_diff_markdown_for_a_pull_request(tmp_path, corpus_file, taxonomy_fi
     )
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
-    assert "| merged | topic | pricing | bug | retired, replaced by 'bug' | 2 | 2 | 0 |" in text
+    assert "| merged | topic | pricing | bug | retired, replaced\\_by | 2 | 2 | 0 |" in text
     assert "| topic | bug | 2 | 4 | \\+2 |" in text
     assert text.rstrip().endswith("No message is left without a valid tag.")
 

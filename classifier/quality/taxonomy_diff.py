@@ -172,10 +172,10 @@ def diff_taxonomies(old: Taxonomy, new: Taxonomy, old_name: str = "old", new_nam
     changes: list[Change] = []
     for axis in new.axes:
         if axis not in old.axes:
-            changes.append(Change("axis-added", axis, "", f"new axis '{axis}'", breaking=True))
+            changes.append(Change("axis-added", axis, "", "every message lacks it", breaking=True))
     for axis in old.axes:
         if axis not in new.axes:
-            changes.append(Change("axis-removed", axis, "", f"axis '{axis}' is gone"))
+            changes.append(Change("axis-removed", axis, "", "its tags are dropped"))
     reached: set[str] = set()
     for axis, tag in before.values():
         found = _changes_of(old, new, axis, tag, before, after)
@@ -183,7 +183,7 @@ def diff_taxonomies(old: Taxonomy, new: Taxonomy, old_name: str = "old", new_nam
         reached.update(target for change in found for target in change.into)
     for tag_id, (axis, tag) in after.items():
         if tag_id not in before and tag_id not in reached and axis in old.axes:
-            changes.append(Change("added", axis, tag_id, f"new tag '{tag.name}'"))
+            changes.append(Change("added", axis, tag_id, f"'{tag.name}'"))
     return TaxonomyDiff(old_name, new_name, changes)
 
 
@@ -200,7 +200,7 @@ def _changes_of(old, new, axis, tag, before, after) -> list[Change]:
     changes = []
     if tag.id in after and after[tag.id][0] != axis:
         changes.append(
-            Change("moved", axis, tag.id, f"moved to axis '{after[tag.id][0]}'", breaking=was_live)
+            Change("moved", axis, tag.id, f"now on axis '{after[tag.id][0]}'", breaking=was_live)
         )
         return changes
     if len(live) > 1:
@@ -209,7 +209,7 @@ def _changes_of(old, new, axis, tag, before, after) -> list[Change]:
                 "split",
                 axis,
                 tag.id,
-                f"its spellings now lead to {len(live)} tags; a person decides" + lost,
+                f"spellings lead to {len(live)} tags" + lost,
                 tuple(live),
                 breaking,
             )
@@ -222,13 +222,13 @@ def _changes_of(old, new, axis, tag, before, after) -> list[Change]:
                     "removed",
                     axis,
                     tag.id,
-                    f"'{tag.name}' is gone; its spellings resolve to nothing",
+                    "spellings resolve to nothing",
                     breaking=was_live,
                 )
             ]
         kind = "merged" if live[0] in before else "renamed"
-        detail = "its spellings are now aliases of "
-        return [Change(kind, axis, tag.id, detail + f"'{live[0]}'" + lost, (live[0],), breaking)]
+        detail = "spellings now its aliases" + lost
+        return [Change(kind, axis, tag.id, detail, (live[0],), breaking)]
     now = after[tag.id][1]
     successor = new.successor(axis, tag.id) if now.deprecated else None
     if now.deprecated and not tag.deprecated:
@@ -238,13 +238,13 @@ def _changes_of(old, new, axis, tag, before, after) -> list[Change]:
                     "merged",
                     axis,
                     tag.id,
-                    f"retired, replaced by '{successor}'",
+                    "retired, replaced_by",
                     (successor,),
                     breaking,
                 )
             )
         else:
-            changes.append(Change("retired", axis, tag.id, "retired with no successor", (), True))
+            changes.append(Change("retired", axis, tag.id, "retired, no successor", (), True))
     elif tag.deprecated and not now.deprecated:
         changes.append(Change("reinstated", axis, tag.id, "no longer retired"))
     elif tag.deprecated and now.replaced_by != tag.replaced_by:
@@ -273,7 +273,7 @@ def _changes_of(old, new, axis, tag, before, after) -> list[Change]:
             )
         )
     if " ".join(now.description.split()) != " ".join(tag.description.split()):
-        changes.append(Change("description", axis, tag.id, "description changed"))
+        changes.append(Change("description", axis, tag.id, "edited"))
     if now.human_only != tag.human_only:
         flip = "now human only" if now.human_only else "no longer human only"
         changes.append(Change("human-only", axis, tag.id, flip))
