@@ -125,27 +125,40 @@ def allocate(sizes: Sequence[int] | np.ndarray, n: int) -> np.ndarray:
     return 1 + base
 
 
-def stratum_values(corpus: Corpus, stratify: Sequence[str]) -> list[np.ndarray]:
-    """Per stratify key, one value per message: the agent, or an axis's one tag id."""
-    values = []
+def stratum_codes(corpus: Corpus, stratify: Sequence[str]) -> list[tuple[np.ndarray, list[str]]]:
+    """Per stratify key, an integer per message and the names of the integers, sorted.
+
+    An axis's value is the message's one tag, ``(none)`` or ``(several)``; the agent's is the
+    agent, ``(none)`` where empty. Integers, not strings, so a million messages group fast.
+    """
+    found = []
     for key in stratify:
         if key in corpus.taxonomy.axes:
-            counts = corpus.tag_counts(key)
-            labels = corpus.labels(key).to_numpy(dtype=object)
-            labels[counts == 0] = NONE
-            labels[counts > 1] = SEVERAL
-            values.append(labels)
+            known = corpus.known_tags
+            on_axis = known[(known["axis"] == key).to_numpy()]
+            message = on_axis["message"].to_numpy()
+            tags = on_axis["tag"].cat.codes.to_numpy().astype(np.int64)
+            names = [*map(str, on_axis["tag"].cat.categories), NONE, SEVERAL]
+            counts = np.bincount(message, minlength=len(corpus))
+            code = np.full(len(corpus), len(names) - 2, dtype=np.int64)
+            single = counts[message] == 1
+            code[message[single]] = tags[single]
+            code[counts > 1] = len(names) - 1
         elif key == "agent":
             if "agent" not in corpus.messages:
                 raise UsageError(
                     f"{corpus.path}: --stratify agent, but the file has no agent column"
                 )
-            agents = corpus.messages["agent"].to_numpy(dtype=object)
-            values.append(np.where(agents == "", NONE, agents))
+            code, unique = pd.factorize(corpus.messages["agent"])
+            names = [str(agent) or NONE for agent in unique]
         else:
-            known = ", ".join(["agent", *corpus.taxonomy.axes])
-            raise UsageError(f"--stratify '{key}': not a column to stratify by; use {known}")
-    return values
+            known_keys = ", ".join(["agent", *corpus.taxonomy.axes])
+            raise UsageError(f"--stratify '{key}': not a column to stratify by; use {known_keys}")
+        order = np.argsort(names, kind="stable")
+        rank = np.empty(len(names), dtype=np.int64)
+        rank[order] = np.arange(len(names))
+        found.append((rank[code], [names[i] for i in order]))
+    return found
 
 
 def draw_sample(
@@ -167,30 +180,30 @@ def draw_sample(
     if len(set(stratify)) < len(stratify):
         raise UsageError(f"--stratify {','.join(stratify)}: a column is named twice")
     eligible = np.flatnonzero(~corpus.messages["id"].duplicated().to_numpy())
-    columns = [values[eligible] for values in stratum_values(corpus, stratify)]
-    codes, uniques = zip(*(pd.factorize(column, sort=True) for column in columns), strict=True)
+    columns = stratum_codes(corpus, stratify)
     combined = np.zeros(len(eligible), dtype=np.int64)
-    for code, unique in zip(codes, uniques, strict=True):
-        combined = combined * len(unique) + code
+    for code, names in columns:
+        combined = combined * len(names) + code[eligible]
     keys, stratum = np.unique(combined, return_inverse=True)
     sizes = np.bincount(stratum, minlength=len(keys))
     take = allocate(sizes, n)
 
+    # A random order of the messages, grouped by stratum (a stable sort keeps it random
+    # within each); the first `take` of each stratum are drawn, then shuffled once more.
     rng = np.random.default_rng(seed)
-    priority = rng.random(len(eligible))
-    order = np.lexsort((priority, stratum))
+    shuffled = rng.permutation(len(eligible))
+    order = shuffled[np.argsort(stratum[shuffled], kind="stable")]
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     rank = np.arange(len(order)) - starts[stratum[order]]
     chosen = order[rank < take[stratum[order]]]
-    chosen = chosen[np.argsort(priority[chosen], kind="stable")]
-    positions = eligible[chosen]
+    positions = eligible[chosen[rng.permutation(len(chosen))]]
 
     strata = []
     for combination, size, count in zip(keys.tolist(), sizes.tolist(), take.tolist(), strict=True):
         parts = []
-        for unique in reversed(uniques):
-            combination, code = divmod(combination, len(unique))
-            parts.append(str(unique[code]))
+        for _, names in reversed(columns):
+            combination, code = divmod(combination, len(names))
+            parts.append(names[code])
         strata.append(Stratum(tuple(reversed(parts)), size, count))
     rows, key_rows = _rows(corpus, positions, blind)
     return Sample(

@@ -282,36 +282,41 @@ def _changes_of(old, new, axis, tag, before, after) -> list[Change]:
 
 def corpus_impact(diff: TaxonomyDiff, corpus: Corpus, new: Taxonomy) -> TaxonomyDiff:
     """Fill in each change's messages and the before/after table from a corpus read with the
-    old taxonomy (``corpus.taxonomy``); every raw tag is resolved again under ``new``."""
+    old taxonomy (``corpus.taxonomy``); every raw tag is resolved again under ``new``.
+
+    Tags become integers (one per axis and tag id of either file) so a million messages are
+    counted with array operations; each distinct raw spelling is resolved once.
+    """
     old = corpus.taxonomy
     tags = corpus.tags
-    raw_codes = tags["raw"].cat.codes.to_numpy()
+    names = sorted({(a, t) for taxonomy in (old, new) for t, (a, _) in _tags(taxonomy).items()})
+    number = {name: i for i, name in enumerate(names)}
+    axis_of_old = {t: a for t, (a, _) in _tags(old).items()}
+
+    def code(axis: str | None, tag: str | None) -> int:
+        return -1 if tag is None or axis is None else number[(axis, tag)]
+
+    # The old tag as written (for the changes) and its live successor (for the table).
+    categories = tags["tag"].cat.categories.tolist()
+    tag_codes = tags["tag"].cat.codes.to_numpy()
+    written = np.array([code(axis_of_old[t], t) for t in categories] + [-1])[tag_codes]
+    before = np.array(
+        [code(axis_of_old[t], _final(old, axis_of_old[t], t)) for t in categories] + [-1]
+    )[tag_codes]
+    # The new resolution of each distinct (raw spelling, column), once.
     column_axis = {c: a for a, c in corpus.columns.axes.items()}
     per_column = [column_axis.get(c) for c in tags["column"].cat.categories]
-    column_codes = tags["column"].cat.codes.to_numpy()
     raws = tags["raw"].cat.categories.tolist()
-    old_axis = tags["axis"].astype(object).to_numpy()
-    old_tag = tags["tag"].astype(object).to_numpy()
-    # Each distinct (raw spelling, column) is resolved once under the new taxonomy.
-    pair = raw_codes.astype(np.int64) * len(per_column) + column_codes
+    pair = tags["raw"].cat.codes.to_numpy().astype(np.int64) * len(per_column)
+    pair += tags["column"].cat.codes.to_numpy()
     unique, inverse = np.unique(pair, return_inverse=True)
-    hits = [
-        new.resolve(raws[key // len(per_column)], per_column[key % len(per_column)])
-        for key in unique.tolist()
-    ]
-    new_axis = np.array([h.axis for h in hits] + [None], dtype=object)[inverse]
-    new_tag = np.array(
-        [None if h.tag is None else _final(new, h.axis, h.tag) for h in hits] + [None],
-        dtype=object,
-    )[inverse]
-    # Each old tag id's live successor, once per id (ids are unique across axes).
-    axis_of = {tag_id: axis for tag_id, (axis, _) in _tags(old).items()}
-    categories = tags["tag"].cat.categories.tolist()
-    finals = [_final(old, axis_of[t], t) for t in categories] + [None]
-    old_final = np.array(finals, dtype=object)[tags["tag"].cat.codes.to_numpy()]
+    finals = []
+    for key in unique.tolist():
+        hit = new.resolve(raws[key // len(per_column)], per_column[key % len(per_column)])
+        finals.append(code(hit.axis, None if hit.tag is None else _final(new, hit.axis, hit.tag)))
+    after = np.array(finals + [-1])[inverse]
     message = tags["message"].to_numpy()
 
-    split_targets = {c.tag: set(c.into) for c in diff.changes if c.kind == "split"}
     filled = []
     for change in diff.changes:
         if change.kind in ("added", "axis-removed"):
@@ -321,45 +326,54 @@ def corpus_impact(diff: TaxonomyDiff, corpus: Corpus, new: Taxonomy) -> Taxonomy
             n = len(corpus)
             filled.append(replace(change, messages=n, automatic=0, person=n))
             continue
-        rows = (old_tag == change.tag) & (old_axis == change.axis)
-        touched = np.unique(message[rows])
-        if change.tag in split_targets:
+        rows = written == number.get((change.axis, change.tag), -2)
+        touched = _messages(message[rows], len(corpus))
+        if change.kind == "split":
             person = touched
         else:
-            ok = rows & (new_tag != None) & (new_axis == change.axis)  # noqa: E711
-            person = np.setdiff1d(touched, np.unique(message[ok]))
-        filled.append(
-            replace(
-                change,
-                messages=len(touched),
-                automatic=len(touched) - len(person),
-                person=len(person),
-            )
-        )
-    per_tag, lost = _before_after(corpus, old, new, message, old_axis, old_final, new_axis, new_tag)
+            on_axis = [number[(change.axis, t)] for t in _live_ids(new, change.axis)]
+            valid = _messages(message[rows & np.isin(after, on_axis)], len(corpus))
+            person = touched & ~valid
+        count, needs = int(touched.sum()), int(person.sum())
+        filled.append(replace(change, messages=count, automatic=count - needs, person=needs))
+    per_tag, lost = _before_after(corpus, old, new, names, message, before, after)
     return replace(diff, changes=filled, corpus=corpus.path, per_tag=per_tag, lost=lost)
 
 
-def _before_after(corpus, old, new, message, old_axis, old_final, new_axis, new_tag):
-    """Distinct messages per live tag under each file, and messages left with no valid tag."""
+def _messages(positions: np.ndarray, total: int) -> np.ndarray:
+    """A mask over the corpus's messages: those at ``positions``."""
+    mask = np.zeros(total, dtype=bool)
+    mask[positions] = True
+    return mask
+
+
+def _live_ids(taxonomy: Taxonomy, axis: str) -> list[str]:
+    if axis not in taxonomy.axes:
+        return []
+    return [t.id for t in taxonomy.axes[axis].tags if not t.deprecated]
+
+
+def _before_after(corpus, old, new, names, message, before, after):
+    """Distinct messages per live tag under each file, and messages left with no valid tag.
+
+    A (tag, message) boolean table per side: a message counts once per tag however many
+    times it was written.
+    """
+    seen = {}
+    for side, codes in (("before", before), ("after", after)):
+        table = np.zeros((len(names), len(corpus)), dtype=bool)
+        known = codes >= 0
+        table[codes[known], message[known]] = True
+        seen[side] = table
     rows, lost = [], {}
     for axis in new.axes:
-        live_new = [t.id for t in new.axes[axis].tags if not t.deprecated]
-        live_old = (
-            [t.id for t in old.axes[axis].tags if not t.deprecated] if axis in old.axes else []
-        )
-        names = live_new + [t for t in live_old if t not in live_new]
-        counts = {}
-        valid = {}
-        for side, axes, finals in (("before", old_axis, old_final), ("after", new_axis, new_tag)):
-            on = (axes == axis) & (finals != None)  # noqa: E711
-            pairs = pd.DataFrame({"m": message[on], "t": finals[on]}).drop_duplicates()
-            counts[side] = pairs["t"].value_counts()
-            valid[side] = np.zeros(len(corpus), dtype=bool)
-            valid[side][pairs["m"].to_numpy()] = True
-        for tag in names:
-            b, a = int(counts["before"].get(tag, 0)), int(counts["after"].get(tag, 0))
-            rows.append((axis, tag, b, a))
+        live_new, live_old = _live_ids(new, axis), _live_ids(old, axis)
+        listed = live_new + [t for t in live_old if t not in live_new]
+        on_axis = [i for i, (a, _) in enumerate(names) if a == axis]
+        valid = {side: table[on_axis].any(axis=0) for side, table in seen.items()}
+        for tag in listed:
+            i = names.index((axis, tag))
+            rows.append((axis, tag, int(seen["before"][i].sum()), int(seen["after"][i].sum())))
         rows.append((axis, NO_TAG, int((~valid["before"]).sum()), int((~valid["after"]).sum())))
         if axis in old.axes:
             lost[axis] = int((valid["before"] & ~valid["after"]).sum())
