@@ -114,6 +114,25 @@ def coverage(rng, table: np.ndarray, n: int, simulations: int, resamples: int) -
     return true_kappa, hits_kappa / simulations, hits_agreement / simulations, np.mean(widths)
 
 
+def index_resampling(rng, n: int = 200, resamples: int = 20_000) -> str:
+    """The multinomial draw of confusion counts against resampling message indices."""
+    from classifier.quality.kappa import bootstrap_counts, confusion, kappa_from_counts
+
+    table = joint(9, 0.8, 0.2)
+    cells = rng.choice(81, size=n, p=table.ravel())
+    first, second = cells // 9, cells % 9
+    counts = confusion(first, second, 9)
+    indices = rng.integers(0, n, size=(resamples, n))
+    by_index = np.array([kappa_from_counts(confusion(first[i], second[i], 9)) for i in indices])
+    by_counts = kappa_from_counts(bootstrap_counts(counts, resamples, rng))
+    q = [2.5, 50, 97.5]
+    a, b = np.percentile(by_index, q), np.percentile(by_counts, q)
+    return (
+        f"  n={n}: 2.5/50/97.5% of kappa by index resampling {a.round(4).tolist()}, "
+        f"by multinomial counts {b.round(4).tolist()} ({resamples:,} resamples each)"
+    )
+
+
 def speed(rng) -> list[str]:
     from classifier.quality.kappa import score
 
@@ -141,7 +160,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--simulations", type=int, default=1000)
-    parser.add_argument("--part", choices=["all", "stats", "speed"], default="all")
+    parser.add_argument("--part", choices=["all", "stats", "speed", "equivalence"], default="all")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from bench.machine import machine
@@ -162,8 +181,12 @@ def main() -> None:
                     f"  {k} tags, true kappa {true:.3f}, n={n:>4}: kappa {cov_k:.1%}, "
                     f"agreement {cov_a:.1%} (mean kappa interval width {width:.3f})"
                 )
+        print("same bootstrap distribution as resampling indices:")
+        print(index_resampling(rng))
         print("bootstrap speed (one interval pair, kappa and agreement):")
         print("\n".join(speed(rng)))
+    if args.part == "equivalence":
+        print(index_resampling(rng))
     if args.part in ("all", "speed"):
         from bench.synthetic import write_export
 
