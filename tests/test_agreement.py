@@ -310,3 +310,22 @@ def test_cli_agreement_usage_errors(files, taxonomy_file):
     result = runner.invoke(app, [*base, "--tagger-column", "nope"])
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {retagged}: no tagger column 'nope'; columns are: id")
+
+
+def test_a_repeated_id_keeps_its_first_row_and_is_reported(tmp_path, taxonomy):
+    from classifier.quality.agreement_report import summary_line
+
+    original = write(
+        tmp_path / "o.csv",
+        [
+            {"id": "a", "text": "x", "tags": "Web; Praise"},
+            {"id": "a", "text": "x", "tags": "Web; Bug report"},
+        ],
+    )
+    retag = write(tmp_path / "r.csv", [{"id": "a", "text": "x", "team": "web", "topic": "praise"}])
+    pair = report((original, retag), taxonomy, resamples=100).pairs[0]
+    assert pair.axes["topic"].overall.agreement.value == 1.0  # the first row, Praise
+    assert summary_line(pair) == (
+        "1 message in both files; 0 only in the original, 0 only in the re-tag. "
+        f"Repeated ids left out (first row kept): 1 in {original}."
+    )

@@ -139,10 +139,16 @@ def _pair_markdown(pair: PairAgreement, by: Sequence[str], top: int) -> str:
 
 
 def summary_line(pair: PairAgreement) -> str:
-    return (
-        f"{pair.matched} messages in both files; {len(pair.only_original)} only in the "
+    """Matched, and what was not: ids in one file only, later rows of a repeated id."""
+    line = (
+        f"{pair.matched} message{'' if pair.matched == 1 else 's'} in both files; "
+        f"{len(pair.only_original)} only in the "
         f"original, {len(pair.only_retagged)} only in the re-tag."
     )
+    repeated = [f"{n} in {name}" for name, n in pair.repeated_ids.items() if n]
+    if repeated:
+        line += f" Repeated ids left out (first row kept): {', '.join(repeated)}."
+    return line
 
 
 def examples(items, width: int = 90) -> str:
