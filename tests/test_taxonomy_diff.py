@@ -316,3 +316,23 @@ def test_diff_then_audit_fix_leaves_no_alias_or_retired_tag(tmp_path_factory, se
         if row.tag != "(no valid tag)":
             on_axis = fixed.known_tags[fixed.known_tags["axis"] == row.axis]
             assert row.after == on_axis.loc[on_axis["tag"] == row.tag, "message"].nunique()
+
+
+def test_a_split_needs_a_person_for_every_message_and_says_where_spellings_lead(tmp_path, taxonomy):
+    new = base()
+    topics = tags_of(new, "topic")
+    topics.remove(find(new, "bug"))
+    topics += [
+        {"id": "bug-ui", "name": "UI bug", "aliases": ["Bug report"]},
+        {"id": "bug-api", "name": "API bug", "aliases": ["bug", "Topic: Bug"]},
+    ]
+    rows = [
+        {"id": f"m{i}", "text": "t", "tags": f"Web; {tag}"}
+        for i, tag in enumerate(["Bug report", "Topic: Bug", "bug"])
+    ]
+    corpus = load_corpus(str(write(tmp_path / "c.csv", rows)), taxonomy)
+    diff = corpus_impact(diff_taxonomies(taxonomy, as_taxonomy(new)), corpus, as_taxonomy(new))
+    (split,) = diff.changes
+    assert (split.messages, split.automatic, split.person) == (3, 0, 3)
+    assert split.detail.endswith("by spelling: bug-api 2, bug-ui 1")
+    assert not diff.fails  # every message still has a valid tag, if perhaps the wrong one

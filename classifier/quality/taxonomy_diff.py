@@ -329,7 +329,12 @@ def corpus_impact(diff: TaxonomyDiff, corpus: Corpus, new: Taxonomy) -> Taxonomy
         rows = written == number.get((change.axis, change.tag), -2)
         touched = _messages(message[rows], len(corpus))
         if change.kind == "split":
-            person = touched
+            person = touched  # a spelling leads to one side, but only a person knows which
+            spread = []
+            for tag in change.into:
+                lands = rows & (after == number[(change.axis, tag)])
+                spread.append(f"{tag} {int(_messages(message[lands], len(corpus)).sum())}")
+            change = replace(change, detail=f"{change.detail}; by spelling: {', '.join(spread)}")
         else:
             on_axis = [number[(change.axis, t)] for t in _live_ids(new, change.axis)]
             valid = _messages(message[rows & np.isin(after, on_axis)], len(corpus))
