@@ -25,7 +25,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-taxonomy_app = typer.Typer(help="Validate and show the taxonomy.", no_args_is_help=True)
+taxonomy_app = typer.Typer(help="Validate, show and diff the taxonomy.", no_args_is_help=True)
 app.add_typer(taxonomy_app, name="taxonomy")
 
 out = Console(soft_wrap=False)
@@ -211,9 +211,11 @@ def taxonomy_diff(
     tags_column: TagsColumn = None,
     axis_column: AxisColumn = None,
 ) -> None:
-    """What changed between two taxonomy files: tags added, removed, renamed (id kept, or
-    the old spellings now aliases of a new id), merged (replaced_by), split (the old tag's
-    spellings now lead to several tags), retired, aliases, descriptions, human-only flips.
+    """What changed between two taxonomy files, and what it does to a corpus's tags.
+
+    Tags added, removed, renamed (id kept, or the old spellings now aliases of a new id),
+    merged (replaced_by), split (the old tag's spellings now lead to several tags), retired,
+    aliases, descriptions, human-only flips.
 
     With --corpus: per change, the messages it touches, those that resolve by themselves
     (auto: audit --fix rewrites a renamed or merged tag) and those a person must re-tag
@@ -1151,9 +1153,11 @@ def agreement(
     tags_column: TagsColumn = None,
     axis_column: AxisColumn = None,
 ) -> None:
-    """How often the original tags agree with a re-tag: Cohen's kappa and raw agreement
-    per axis with 95% bootstrap intervals, kappa per agent, precision and recall of every
-    original tag against the re-tag, and the most frequent disagreements with examples.
+    """How often the original tags agree with a re-tag: kappa per axis, agent and tag.
+
+    Per axis, Cohen's kappa and raw agreement with 95% bootstrap intervals; kappa per agent;
+    precision and recall of every original tag against the re-tag; the most frequent
+    disagreements with two example messages.
 
     Messages are joined on id; those with exactly one tag on an axis in both files are
     compared there (the others are counted); retired tags count as their successor. Ids in
