@@ -12,7 +12,6 @@ need a person.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,21 +23,6 @@ from classifier.taxonomy import Tag, Taxonomy, fold
 if TYPE_CHECKING:
     from classifier.corpus import Corpus
 
-KINDS = (
-    "axis-added",
-    "axis-removed",
-    "added",
-    "removed",
-    "renamed",
-    "merged",
-    "split",
-    "retired",
-    "reinstated",
-    "moved",
-    "aliases",
-    "description",
-    "human-only",
-)
 NO_TAG = "(no valid tag)"
 
 
@@ -314,7 +298,7 @@ def corpus_impact(diff: TaxonomyDiff, corpus: Corpus, new: Taxonomy) -> Taxonomy
     for key in unique.tolist():
         hit = new.resolve(raws[key // len(per_column)], per_column[key % len(per_column)])
         finals.append(code(hit.axis, None if hit.tag is None else _final(new, hit.axis, hit.tag)))
-    after = np.array(finals + [-1])[inverse]
+    after = np.array(finals, dtype=np.int64)[inverse] if finals else np.array([], np.int64)
     message = tags["message"].to_numpy()
 
     filled = []
@@ -387,17 +371,3 @@ def _before_after(corpus, old, new, names, message, before, after):
     frame = pd.DataFrame(rows, columns=["axis", "tag", "before", "after"])
     frame["change"] = (frame["after"] - frame["before"]).map(lambda d: f"{d:+d}" if d else "")
     return frame, lost
-
-
-def diff_files(
-    old_path: str | Path, new_path: str | Path, corpus: str | Path | None = None, columns=None
-) -> TaxonomyDiff:
-    """Load both files (each validated) and diff them; with ``corpus``, its impact as well."""
-    from classifier.corpus import load_corpus
-    from classifier.taxonomy import load_taxonomy
-
-    old, new = load_taxonomy(old_path), load_taxonomy(new_path)
-    diff = diff_taxonomies(old, new, str(old_path), str(new_path))
-    if corpus is None:
-        return diff
-    return corpus_impact(diff, load_corpus(str(corpus), old, columns, require_tags=True), new)
