@@ -204,3 +204,18 @@ def test_sample_help_states_the_rule():
     text = " ".join(result.stdout.split())
     assert "Every stratum gets one message first" in text
     assert "by largest remainder" in text
+
+
+def test_a_tag_written_twice_is_one_tag_and_two_tags_are_several(tmp_path, taxonomy):
+    rows = [
+        {"id": "a", "text": "x", "agent": "ana", "tags": "Web; Bug report; Topic: Bug"},
+        {"id": "b", "text": "y", "agent": "ana", "tags": "Web; API; Praise"},
+        {"id": "c", "text": "z", "agent": "", "tags": "Praise; Misc"},
+    ]
+    data = load_corpus(str(write_corpus(tmp_path / "c.csv", rows)), taxonomy)
+    sample = draw_sample(data, 3, stratify=["agent", "team", "topic"])
+    assert sorted(s.values for s in sample.strata) == [
+        ("(none)", "(none)", "praise"),
+        ("ana", "(several)", "praise"),
+        ("ana", "web", "bug"),
+    ]

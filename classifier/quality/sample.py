@@ -134,16 +134,7 @@ def stratum_codes(corpus: Corpus, stratify: Sequence[str]) -> list[tuple[np.ndar
     found = []
     for key in stratify:
         if key in corpus.taxonomy.axes:
-            known = corpus.known_tags
-            on_axis = known[(known["axis"] == key).to_numpy()]
-            message = on_axis["message"].to_numpy()
-            tags = on_axis["tag"].cat.codes.to_numpy().astype(np.int64)
-            names = [*map(str, on_axis["tag"].cat.categories), NONE, SEVERAL]
-            counts = np.bincount(message, minlength=len(corpus))
-            code = np.full(len(corpus), len(names) - 2, dtype=np.int64)
-            single = counts[message] == 1
-            code[message[single]] = tags[single]
-            code[counts > 1] = len(names) - 1
+            code, names = _axis_codes(corpus, key)
         elif key == "agent":
             if "agent" not in corpus.messages:
                 raise UsageError(
@@ -159,6 +150,26 @@ def stratum_codes(corpus: Corpus, stratify: Sequence[str]) -> list[tuple[np.ndar
         rank[order] = np.arange(len(names))
         found.append((rank[code], [names[i] for i in order]))
     return found
+
+
+def _axis_codes(corpus: Corpus, axis: str) -> tuple[np.ndarray, list[str]]:
+    """Each message's one tag on ``axis`` as a category code, or the ``(none)`` / ``(several)``
+    code. The smallest and largest code per message tell one tag (written once or repeated)
+    from several, in one pass over the tag rows without hashing them."""
+    tags = corpus.tags
+    on = (tags["axis"] == axis).to_numpy()
+    message = tags["message"].to_numpy()[on]
+    codes = tags["tag"].cat.codes.to_numpy()[on].astype(np.int64)
+    names = [*map(str, tags["tag"].cat.categories), NONE, SEVERAL]
+    code = np.full(len(corpus), len(names) - 2, dtype=np.int64)
+    if len(message):
+        if (message[1:] < message[:-1]).any():
+            order = np.argsort(message, kind="stable")
+            message, codes = message[order], codes[order]
+        starts = np.flatnonzero(np.r_[True, message[1:] != message[:-1]])
+        low, high = np.minimum.reduceat(codes, starts), np.maximum.reduceat(codes, starts)
+        code[message[starts]] = np.where(low == high, low, len(names) - 1)
+    return code, names
 
 
 def draw_sample(
