@@ -150,10 +150,17 @@ def speed(rng) -> list[str]:
     return lines
 
 
-def run(args: list[str]) -> tuple[float, str]:
+def run(args: list[str]) -> tuple[float, str, float]:
+    """Wall time, stdout and CPU seconds (user + system) of one fresh process."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(args, capture_output=True, text=True, cwd=ROOT)
-    return time.perf_counter() - started, done.stdout.strip() or f"exit {done.returncode}"
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, done.stdout.strip() or f"exit {done.returncode}", cpu
 
 
 def main() -> None:
@@ -193,12 +200,12 @@ def main() -> None:
         path = write_export(OUT / f"export-{args.rows}.csv", args.rows)
         print(f"corpus: {path} ({args.rows:,} rows, {path.stat().st_size / 2**20:.0f} MiB)")
         sample = OUT / "quality-sample.csv"
-        _, got = run([sys.executable, "-c", SAMPLE_CHILD, str(path), str(sample)])
+        _, got, _ = run([sys.executable, "-c", SAMPLE_CHILD, str(path), str(sample)])
         imports, read, draw, strata = got.split()
         print(
             f"sample library: imports {imports} s, read {read} s, draw + write {draw} s ({strata} strata)"
         )
-        wall, _ = run(
+        wall, _, cpu = run(
             [
                 sys.executable,
                 "-m",
@@ -212,16 +219,16 @@ def main() -> None:
                 str(sample),
             ]
         )
-        print(f"CLI `feedtag sample --n 200 --blind`: {wall:.2f} s wall")
+        print(f"CLI `feedtag sample --n 200 --blind`: {wall:.2f} s wall, {cpu:.2f} s CPU")
         changed = ROOT / "examples" / "taxonomy-changed.yaml"
-        _, got = run(
+        _, got, _ = run(
             [sys.executable, "-c", DIFF_CHILD, str(path), str(ROOT / "taxonomy.yaml"), str(changed)]
         )
         imports, read, diff, lost = got.split()
         print(
             f"diff library: imports {imports} s, read {read} s, diff {diff} s ({lost} messages lose a tag)"
         )
-        wall, _ = run(
+        wall, _, cpu = run(
             [
                 sys.executable,
                 "-m",
@@ -238,7 +245,9 @@ def main() -> None:
                 str(OUT / "diff.json"),
             ]
         )
-        print(f"CLI `feedtag taxonomy diff --corpus --format json`: {wall:.2f} s wall")
+        print(
+            f"CLI `feedtag taxonomy diff --corpus --format json`: {wall:.2f} s wall, {cpu:.2f} s CPU"
+        )
 
 
 if __name__ == "__main__":
