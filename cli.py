@@ -121,7 +121,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-taxonomy_app = typer.Typer(help="Validate and show the taxonomy.", no_args_is_help=True)
+taxonomy_app = typer.Typer(help="Validate, show and diff the taxonomy.", no_args_is_help=True)
 app.add_typer(taxonomy_app, name="taxonomy")
 model_app = typer.Typer(help="Convert model directories.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
@@ -208,6 +208,11 @@ def _load(path, taxonomy, columns, *, require_tags=False):
 
     with _spinner(f"reading {path}"):
         return load_corpus(str(path), taxonomy, columns, require_tags=require_tags)
+
+
+def _stdout() -> Console:
+    """The stdout console, for commands whose ``--out`` option shadows ``out``."""
+    return out
 
 
 def _emit(text: str, output: Path | None) -> None:
@@ -353,6 +358,98 @@ def taxonomy_show(
         typer.echo(_taxonomy_markdown(loaded), nl=False)
     else:
         out.print(_taxonomy_table(loaded))
+
+
+@taxonomy_app.command("diff")
+@handles_errors
+def taxonomy_diff(
+    old: Annotated[Path, typer.Argument(help="The taxonomy file before the change.")],
+    new: Annotated[Path, typer.Argument(help="The taxonomy file after the change.")],
+    corpus: Annotated[
+        Path | None,
+        typer.Option("--corpus", help="A tagged corpus (read with OLD) to measure the impact on."),
+    ] = None,
+    format: Annotated[ShowFormat, typer.Option("--format", "-f")] = ShowFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")
+    ] = None,
+    id_column: IdColumn = None,
+    text_column: TextColumn = None,
+    tags_column: TagsColumn = None,
+    axis_column: AxisColumn = None,
+) -> None:
+    """What changed between two taxonomy files, and what it does to a corpus's tags.
+
+    Tags added, removed, renamed (id kept, or the old spellings now aliases of a new id),
+    merged (replaced_by), split (the old tag's spellings now lead to several tags), retired,
+    aliases, descriptions, human-only flips.
+
+    With --corpus: per change, the messages it touches, those that resolve by themselves
+    (auto: audit --fix rewrites a renamed or merged tag) and those a person must re-tag
+    (person: a split, a removal without successor, a dropped alias); and messages per tag
+    before and after. Exit 1 when the change leaves messages without a valid tag (with
+    --corpus: counted; without: any spelling of a live tag that stops resolving), so CI can
+    gate taxonomy edits.
+
+    Example: feedtag taxonomy diff taxonomy.yaml new.yaml --corpus export.csv --format markdown
+    """
+    from classifier.errors import UsageError
+    from classifier.quality.taxonomy_diff import corpus_impact, diff_taxonomies, verdict
+    from classifier.taxonomy import load_taxonomy
+
+    if output is not None and format is ShowFormat.table:
+        raise UsageError("--output needs --format json or markdown")
+    inputs = [p for p in (old, new, corpus) if p is not None]
+    if output is not None and output.resolve() in {p.resolve() for p in inputs}:
+        raise UsageError(f"{output}: would overwrite an input of this command; name another file")
+    before, after = load_taxonomy(old), load_taxonomy(new)
+    result = diff_taxonomies(before, after, str(old), str(new))
+    if corpus is not None:
+        columns = _columns(id_column, text_column, tags_column, axis_column)
+        data = _load(corpus, before, columns, require_tags=True)
+        result = corpus_impact(result, data, after)
+    if format is ShowFormat.json:
+        _emit(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", output)
+    elif format is ShowFormat.markdown:
+        _emit(result.to_markdown(), output)
+    else:
+        _print_taxonomy_diff(result)
+    line = verdict(result)
+    err.print(line, style="red" if result.fails else "green", highlight=False, markup=False)
+    if result.fails:
+        raise typer.Exit(1)
+
+
+def _print_taxonomy_diff(result) -> None:
+    if not result.changes:
+        out.print(
+            f"no changes from {result.old} to {result.new}",
+            highlight=False,
+            markup=False,
+            soft_wrap=True,
+        )
+    else:
+        impact = result.corpus is not None
+        changes = Table(title=f"changes from {result.old} to {result.new}", title_justify="left")
+        columns = ["change", "axis", "tag", "into", "detail"]
+        columns += ["messages", "auto", "person"] if impact else []
+        for column in columns:
+            numeric = column in ("messages", "auto", "person")
+            changes.add_column(column, justify="right" if numeric else "left", overflow="fold")
+        for c in result.changes:
+            cells = [c.kind, c.axis, c.tag, ", ".join(c.into), c.detail]
+            cells += [str(c.messages), str(c.automatic), str(c.person)] if impact else []
+            changes.add_row(*cells, style="red" if c.breaking else None)
+        out.print(changes, markup=False)
+    if result.per_tag is not None:
+        table = Table(title=f"messages per tag in {result.corpus}", title_justify="left")
+        for column in ("axis", "tag", "before", "after", "change"):
+            table.add_column(column, justify="left" if column in ("axis", "tag") else "right")
+        for axis, group in result.per_tag.groupby("axis", sort=False):
+            for row in group.itertuples(index=False):
+                table.add_row(axis, row.tag, str(row.before), str(row.after), row.change)
+            table.add_section()
+        out.print(table, markup=False)
 
 
 class DataFormat(StrEnum):
@@ -1633,6 +1730,241 @@ def serve(
         access_log=access_log,
     )
     run(config)
+
+
+@app.command()
+@handles_errors
+def sample(
+    corpus: CorpusArgument,
+    out: Annotated[Path, typer.Option("--out", help="Sample file to write (.csv).")],
+    n: Annotated[int, typer.Option("--n", min=1, help="Messages to draw.")] = 200,
+    stratify: Annotated[
+        str | None,
+        typer.Option(
+            "--stratify", help="Comma-separated: agent and/or axes (default: every axis)."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="The same seed draws the same sample.")] = 0,
+    blind: Annotated[
+        bool,
+        typer.Option(
+            "--blind",
+            help="Leave out the tags and the agent; keep them in OUT's key file (sample.key.csv).",
+        ),
+    ] = False,
+    format: Annotated[TableOrJson, typer.Option("--format", "-f")] = TableOrJson.table,
+    taxonomy: TaxonomyOption = None,
+    id_column: IdColumn = None,
+    text_column: TextColumn = None,
+    tags_column: TagsColumn = None,
+    axis_column: AxisColumn = None,
+) -> None:
+    """Draw a reproducible stratified sample of a corpus for a lead to re-tag.
+
+    The rule: strata are the combinations of the --stratify values (an axis's value is the
+    message's one tag, '(none)' or '(several)'). Every stratum gets one message first, so no
+    combination is lost however rare; the rest of --n is shared out in proportion to what
+    each stratum has left, by largest remainder (ties: the larger stratum, then the first in
+    sort order). Messages within a stratum are drawn at random with --seed, each message id
+    once; the file lists them in random order, so the order hints at no tag. An --n below the
+    number of strata is refused.
+
+    With --blind the sample has an empty column per axis to fill in a spreadsheet (or with
+    feedtag review SAMPLE); the original rows go to the key file beside it, which is the
+    ORIGINAL for feedtag agreement. Prints the strata (messages, sampled).
+
+    Example: feedtag sample examples/helpdesk-export.csv --n 200 --blind --out sample.csv
+    """
+    from classifier.quality.sample import draw_sample, write_sample
+    from classifier.taxonomy import load_taxonomy
+
+    loaded = load_taxonomy(taxonomy)
+    columns = _columns(id_column, text_column, tags_column, axis_column)
+    data = _load(corpus, loaded, columns, require_tags=True)
+    keys = [part.strip() for part in stratify.split(",")] if stratify else None
+    drawn = draw_sample(data, n, stratify=keys, seed=seed, blind=blind)
+    files = write_sample(drawn, out, [p for p in (taxonomy,) if p is not None])
+    if format is TableOrJson.json:
+        typer.echo(json.dumps(drawn.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        table = Table(title=f"strata of {', '.join(drawn.stratify)}", title_justify="left")
+        for column in (*drawn.stratify, "messages", "sampled"):
+            table.add_column(
+                column, justify="right" if column in ("messages", "sampled") else "left"
+            )
+        for stratum in drawn.strata:
+            table.add_row(*stratum.values, str(stratum.messages), str(stratum.sampled))
+        _stdout().print(table, markup=False)
+    repeated = (
+        f" ({_count(drawn.repeated_ids, 'repeated id')} left out)" if drawn.repeated_ids else ""
+    )
+    err.print(
+        f"drew {len(drawn.positions)} of {drawn.population} messages{repeated} from "
+        f"{len(drawn.strata)} strata, seed {seed}: wrote {files.sample}"
+        + (f"; key: {files.key}" if files.key else ""),
+        highlight=False,
+        markup=False,
+    )
+
+
+class Breakdown(StrEnum):
+    agent = "agent"
+    tag = "tag"
+
+
+@app.command()
+@handles_errors
+def agreement(
+    original: Annotated[
+        Path, typer.Argument(help="The originally tagged corpus (or a sample key).")
+    ],
+    retagged: Annotated[
+        list[Path], typer.Argument(help="One or more re-tagged files of the same messages.")
+    ],
+    by: Annotated[
+        list[Breakdown] | None,
+        typer.Option("--by", help="Breakdowns to show: agent, tag (repeat; default both)."),
+    ] = None,
+    tagger_column: Annotated[
+        str | None,
+        typer.Option(
+            "--tagger-column",
+            help="RETAGGED is one long file with a row per message and tagger; this column names "
+            "the tagger.",
+        ),
+    ] = None,
+    format: Annotated[DataFormat, typer.Option("--format", "-f")] = DataFormat.table,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the report here instead of stdout.")
+    ] = None,
+    resamples: Annotated[
+        int, typer.Option("--resamples", min=100, help="Bootstrap resamples per interval.")
+    ] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
+    top: Annotated[int, typer.Option("--top", min=1, help="Disagreements shown per axis.")] = 10,
+    taxonomy: TaxonomyOption = None,
+    id_column: IdColumn = None,
+    text_column: TextColumn = None,
+    tags_column: TagsColumn = None,
+    axis_column: AxisColumn = None,
+) -> None:
+    """How often the original tags agree with a re-tag: kappa per axis, agent and tag.
+
+    Per axis, Cohen's kappa and raw agreement with 95% bootstrap intervals; kappa per agent;
+    precision and recall of every original tag against the re-tag; the most frequent
+    disagreements with two example messages.
+
+    Messages are joined on id; those with exactly one tag on an axis in both files are
+    compared there (the others are counted); retired tags count as their successor. Ids in
+    one file only are counted and named. With several re-tags (several files, or one file
+    and --tagger-column) also Fleiss' kappa over all taggers (statsmodels), on the messages
+    every tagger tagged. JSON carries every breakdown whatever --by says.
+
+    Example: feedtag agreement sample.key.csv sample-retagged.csv --by agent
+    """
+    from classifier.errors import UsageError
+    from classifier.quality.agreement import compare, tagging, taggings_by
+    from classifier.taxonomy import load_taxonomy
+
+    if output is not None and format is DataFormat.table:
+        raise UsageError("--output needs --format json, csv or markdown")
+    if tagger_column is not None and len(retagged) != 1:
+        raise UsageError("--tagger-column reads one long RETAGGED file; give exactly one")
+    if output is not None and output.resolve() in {p.resolve() for p in (original, *retagged)}:
+        raise UsageError(f"{output}: would overwrite an input of this command; name another file")
+    loaded = load_taxonomy(taxonomy)
+    columns = _columns(id_column, text_column, tags_column, axis_column)
+    first = tagging(_load(original, loaded, columns, require_tags=True), str(original))
+    others = []
+    for path in retagged:
+        data = _load(path, loaded, columns, require_tags=True)
+        others += taggings_by(data, tagger_column) if tagger_column else [tagging(data, str(path))]
+    report = compare(first, others, resamples=resamples, seed=seed, top=top)
+    shown = [b.value for b in by] if by else ["agent", "tag"]
+    if format is DataFormat.json:
+        _emit(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", output)
+    elif format is DataFormat.csv:
+        from classifier.output import csv_text
+        from classifier.quality.agreement_report import to_rows
+
+        _emit(csv_text(to_rows(report, shown)), output)
+    elif format is DataFormat.markdown:
+        from classifier.quality.agreement_report import to_markdown
+
+        _emit(to_markdown(report, shown, top), output)
+    else:
+        _print_agreement(report, shown, top)
+
+
+def _print_agreement(report, by: list[str], top: int) -> None:
+    from classifier.quality import agreement_report as show
+
+    for pair in report.pairs:
+        out.print(
+            f"{pair.original} vs {pair.retagged}", style="bold", highlight=False, markup=False
+        )
+        out.print(show.summary_line(pair), highlight=False, markup=False)
+        for side, ids in (("original", pair.only_original), ("re-tag", pair.only_retagged)):
+            if ids:
+                out.print(f"only in the {side}: {show.named(ids)}", highlight=False, markup=False)
+        axes = Table(title="agreement per axis (95% bootstrap intervals)", title_justify="left")
+        for column in ("axis", "compared", "kappa", "agreement", "not compared"):
+            axes.add_column(column, justify="right" if column == "compared" else "left")
+        for axis, r in pair.axes.items():
+            axes.add_row(
+                axis,
+                str(r.overall.compared),
+                show.interval(r.overall.kappa),
+                show.interval(r.overall.agreement),
+                show.not_compared(r.not_compared),
+            )
+        out.print(axes, markup=False)
+        for axis, r in pair.axes.items():
+            if "agent" in by and r.by_agent:
+                agents = Table(title=f"{axis}: kappa per agent", title_justify="left")
+                for column in ("agent", "compared", "kappa", "agreement"):
+                    agents.add_column(column, justify="right" if column == "compared" else "left")
+                for agent, s in r.by_agent.items():
+                    agents.add_row(
+                        agent, str(s.compared), show.interval(s.kappa), show.interval(s.agreement)
+                    )
+                out.print(agents, markup=False)
+            if "tag" in by:
+                tags = Table(
+                    title=f"{axis}: per tag, original against the re-tag", title_justify="left"
+                )
+                for column in ("tag", "original", "re-tag", "both", "precision", "recall"):
+                    tags.add_column(column, justify="left" if column == "tag" else "right")
+                for t in r.by_tag:
+                    tags.add_row(
+                        t.tag,
+                        str(t.original),
+                        str(t.retagged),
+                        str(t.both),
+                        show.number(t.precision),
+                        show.number(t.recall),
+                    )
+                out.print(tags, markup=False)
+            if r.disagreements:
+                wrong = Table(title=f"{axis}: most frequent disagreements", title_justify="left")
+                for column in ("original", "re-tag", "count", "examples"):
+                    wrong.add_column(column, justify="right" if column == "count" else "left")
+                for d in r.disagreements[:top]:
+                    wrong.add_row(
+                        d.original, d.retagged, str(d.count), show.examples(d.examples, 60)
+                    )
+                out.print(wrong, markup=False)
+    if report.many:
+        many = Table(title="Fleiss' kappa over all taggers", title_justify="left")
+        for column in ("axis", "taggers", "compared", "left out", "Fleiss' kappa"):
+            many.add_column(
+                column, justify="left" if column in ("axis", "Fleiss' kappa") else "right"
+            )
+        for axis, m in report.many.items():
+            many.add_row(
+                axis, str(m.taggers), str(m.compared), str(m.left_out), show.interval(m.kappa)
+            )
+        out.print(many, markup=False)
 
 
 def _print_suggestion(result) -> None:
