@@ -399,9 +399,6 @@ def taxonomy_diff(
 
     if output is not None and format is ShowFormat.table:
         raise UsageError("--output needs --format json or markdown")
-    inputs = [p for p in (old, new, corpus) if p is not None]
-    if output is not None and output.resolve() in {p.resolve() for p in inputs}:
-        raise UsageError(f"{output}: would overwrite an input of this command; name another file")
     before, after = load_taxonomy(old), load_taxonomy(new)
     result = diff_taxonomies(before, after, str(old), str(new))
     if corpus is not None:
@@ -1870,8 +1867,6 @@ def agreement(
         raise UsageError("--output needs --format json, csv or markdown")
     if tagger_column is not None and len(retagged) != 1:
         raise UsageError("--tagger-column reads one long RETAGGED file; give exactly one")
-    if output is not None and output.resolve() in {p.resolve() for p in (original, *retagged)}:
-        raise UsageError(f"{output}: would overwrite an input of this command; name another file")
     loaded = load_taxonomy(taxonomy)
     columns = _columns(id_column, text_column, tags_column, axis_column)
     first = tagging(_load(original, loaded, columns, require_tags=True), str(original))

@@ -305,7 +305,8 @@ def test_cli_agreement_usage_errors(files, taxonomy_file):
     assert result.exit_code == 2
     assert (
         result.stderr
-        == f"error: {original}: would overwrite an input of this command; name another file\n"
+        == f"error: {original}: --output is the input ORIGINAL; inputs are never overwritten: "
+        "write somewhere else\n"
     )
     result = runner.invoke(app, [*base, "--tagger-column", "nope"])
     assert result.exit_code == 2

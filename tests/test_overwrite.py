@@ -45,6 +45,9 @@ COMMANDS: dict[str, list[str]] = {
         "praise",
     ]
     + ["-f", "json"],
+    "sample": ["{corpus}", "--taxonomy", "{taxonomy}", "--n", "10"],
+    "agreement": ["{corpus}", "{retagged}", "--taxonomy", "{taxonomy}", "-f", "json"],
+    "taxonomy diff": ["{taxonomy}", "{taxonomy2}", "-f", "json"],
     "followups": ["{corpus}", "--taxonomy", "{taxonomy}", "--closed", "{closed}", "-f", "json"],
 }
 # The workspace file an input parameter gets when the test points an output at it (by
@@ -59,6 +62,10 @@ INPUT_FILES = {
     "decisions": "db",
     "source": "model",
     "closed": "closed",
+    "original": "corpus",
+    "retagged": "retagged",
+    "old": "taxonomy",
+    "new": "taxonomy2",
 }
 SPELLINGS = ("same", "dot", "symlink", "hardlink", "parent", "inside")
 
@@ -139,6 +146,10 @@ def workspace(tmp_path_factory, tiny_model):
     files["db"] = root / "decisions.sqlite"
     with DecisionStore(files["db"]) as store:
         store.record([Decision("m1", "team", "overridden", "web", suggested="api")])
+    files["retagged"] = root / "retagged.csv"
+    shutil.copy(files["corpus"], files["retagged"])
+    files["taxonomy2"] = root / "taxonomy2.yaml"
+    shutil.copy(files["taxonomy"], files["taxonomy2"])
     files["closed"] = root / "closed.csv"
     files["closed"].write_text("issue,closed_at\nacme/web#1,2026-12-20T00:00:00Z\n")
     files["other"] = root / "other.dat"

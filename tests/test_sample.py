@@ -193,7 +193,7 @@ def test_cli_sample_usage_errors_exit_2(tmp_path, taxonomy_file):
     assert result.exit_code == 2
     assert result.stderr.startswith("error: --n 2 is fewer than the 7 strata")
     result = runner.invoke(app, [*base, "--out", str(source), "--blind"])
-    assert result.exit_code == 2 and "would overwrite an input" in result.stderr
+    assert result.exit_code == 2 and "inputs are never overwritten" in result.stderr
     result = runner.invoke(app, [*base, "--out", str(tmp_path / "s.xlsx")])
     wanted = "sample writes CSV (for a spreadsheet); name the file .csv"
     assert result.stderr == f"error: {tmp_path / 's.xlsx'}: {wanted}\n"

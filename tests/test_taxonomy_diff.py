@@ -218,7 +218,7 @@ def test_cli_diff_refuses_to_write_over_an_input(taxonomy_file):
         + ["--format", "json", "--output", str(taxonomy_file)],
     )
     assert result.exit_code == 2
-    assert "would overwrite an input" in result.stderr
+    assert "inputs are never overwritten" in result.stderr
 
 
 # --- properties ---------------------------------------------------------------------------

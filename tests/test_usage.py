@@ -133,6 +133,9 @@ def test_the_examples_leave_nothing_untracked_in_a_clone():
     if inside.returncode != 0:
         pytest.skip("not a git checkout")
     for target in targets:
+        tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "--error-unmatch", target])
+        if tracked.returncode == 0:
+            continue  # a shipped example the command rebuilds as it is
         probe = target.rstrip("/") + ("/x" if not Path(target).suffix else "")
         ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", probe])
         assert ignored.returncode == 0, f"{target}: add it to .gitignore (an example writes it)"
