@@ -124,8 +124,9 @@ def timestamps(values: pd.Series) -> pd.Series:
     return when
 
 
-def split_tags(cell: Any) -> list[str]:
-    """Parse one tags cell: a JSON list, or names separated by ``;``, ``|`` or ``,``.
+def split_tags(cell: Any, separators: re.Pattern[str] = SEPARATORS) -> list[str]:
+    """Parse one tags cell: a JSON list, or names separated by ``;``, ``|`` or ``,``
+    (``separators``: link cells split on white space too).
 
     Raises ``ValueError`` for a cell that opens a JSON list but is not one.
     """
@@ -145,7 +146,7 @@ def split_tags(cell: Any) -> list[str]:
         if not isinstance(parsed, list):
             raise ValueError("expected a JSON list")
         return [str(tag).strip() for tag in parsed if tag is not None and str(tag).strip()]
-    return [tag for tag in SEPARATORS.split(cell) if tag]
+    return [tag for tag in separators.split(cell) if tag]
 
 
 def format_tags(tags: list[str]) -> str:

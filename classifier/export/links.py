@@ -38,6 +38,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from classifier.corpus import split_tags
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -136,23 +138,7 @@ def split_cell(cell: Any) -> list[str]:
 
     Raises ``ValueError`` for a cell that opens a JSON list but is not one.
     """
-    if cell is None:
-        return []
-    if not isinstance(cell, str):
-        if hasattr(cell, "tolist"):  # numpy arrays from Parquet list columns
-            cell = cell.tolist()
-        if isinstance(cell, list | tuple):
-            return [str(item).strip() for item in cell if item is not None and str(item).strip()]
-        if cell != cell:  # NaN
-            return []
-        cell = str(cell)
-    cell = cell.strip()
-    if cell.startswith("["):
-        parsed = json.loads(cell)
-        if not isinstance(parsed, list):
-            raise ValueError("expected a JSON list")
-        return [str(item).strip() for item in parsed if item is not None and str(item).strip()]
-    return [token for token in SEPARATORS.split(cell) if token]
+    return split_tags(cell, SEPARATORS)
 
 
 @dataclass(frozen=True)
