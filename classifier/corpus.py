@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from classifier.errors import CorpusError
-from classifier.readers import format_of, read_frame
 from classifier.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
@@ -304,9 +303,10 @@ def load_corpus(
     CorpusError
         Naming the file, and the row, line or column where it can.
     """
+    from classifier.dataset import read_dataset
+
     name = str(path)
-    fmt = format_of(name)
-    frame = read_frame(name, fmt)
+    frame, fmt = read_dataset(name)
     if frame.empty:
         raise CorpusError(f"{name}: no messages in the file (only a header, or nothing)")
     return corpus_from_frame(
@@ -322,11 +322,15 @@ def corpus_from_frame(
     name: str = "(data)",
     fmt: str = "json",
     require_tags: bool = False,
+    first_row: int = 1,
+    file_row: int | None = None,
 ) -> Corpus:
     """Resolve a table already in memory (a request's messages, say) as ``load_corpus`` would.
 
-    ``name`` stands for the file in messages and in ``Corpus.path``; rows are numbered from 1
-    in the frame's order. A list in a tags cell is a list of tags, as in JSON Lines.
+    ``name`` stands for the file in messages and in ``Corpus.path``; rows are numbered from
+    ``first_row`` in the frame's order (a chunk of a larger dataset starts past 1), and errors
+    name rows from ``file_row`` (the chunk's place in its file; ``first_row`` by default).
+    A list in a tags cell is a list of tags, as in JSON Lines.
     """
     found = _detect(name, frame, columns or Columns(), taxonomy)
     if require_tags and found.tags is None and not found.axes:
@@ -335,8 +339,8 @@ def corpus_from_frame(
             f"{name}: no tags column; columns are: {_listing(frame)}. "
             f"Name it with --tags-column, or give one column per axis ({axes})"
         )
-    messages = _messages(frame, found)
-    tags = _resolve_tags(name, frame, found, taxonomy)
+    messages = _messages(frame, found, first_row)
+    tags = _resolve_tags(name, frame, found, taxonomy, first_row if file_row is None else file_row)
     return Corpus(name, fmt, frame, found, messages, tags, taxonomy)
 
 
@@ -384,7 +388,7 @@ def _detect(name: str, frame: pd.DataFrame, wanted: Columns, taxonomy: Taxonomy)
     )
 
 
-def _messages(frame: pd.DataFrame, columns: Columns) -> pd.DataFrame:
+def _messages(frame: pd.DataFrame, columns: Columns, first_row: int = 1) -> pd.DataFrame:
     import pandas as pd
 
     def as_text(column: str) -> pd.Series:
@@ -393,7 +397,7 @@ def _messages(frame: pd.DataFrame, columns: Columns) -> pd.DataFrame:
             values = values.map(_cell_text).astype(str)
         return values
 
-    rows = pd.RangeIndex(1, len(frame) + 1)
+    rows = pd.RangeIndex(first_row, first_row + len(frame))
     messages = pd.DataFrame({"row": rows})
     messages["id"] = as_text(columns.id) if columns.id else rows.astype(str)
     messages["text"] = as_text(columns.text)
@@ -422,7 +426,7 @@ def _cell_text(value: object) -> str:
 
 
 def _resolve_tags(
-    name: str, frame: pd.DataFrame, columns: Columns, taxonomy: Taxonomy
+    name: str, frame: pd.DataFrame, columns: Columns, taxonomy: Taxonomy, file_row: int = 1
 ) -> pd.DataFrame:
     """One row per raw tag, in written order; resolution columns are categoricals."""
     import numpy as np
@@ -432,7 +436,7 @@ def _resolve_tags(
     sources += [(column, axis) for axis, column in columns.axes.items()]
     messages, origin, raws, resolved = [], [], [], []
     for number, (column, axis) in enumerate(sources):
-        message, raw = _explode(name, frame[column].reset_index(drop=True), column)
+        message, raw = _explode(name, frame[column].reset_index(drop=True), column, file_row)
         codes, unique = pd.factorize(raw)
         found = [taxonomy.resolve(spelling, axis) for spelling in unique.tolist()]
         messages.append(message)
@@ -469,7 +473,7 @@ def _resolve_tags(
     return pd.DataFrame(table)
 
 
-def _explode(name: str, cells: pd.Series, column: str):
+def _explode(name: str, cells: pd.Series, column: str, file_row: int = 1):
     """Message positions and raw tag strings of one tags column.
 
     Plain ``a; b`` cells are split in bulk with pyarrow; JSON-list cells and list values
@@ -504,7 +508,7 @@ def _explode(name: str, cells: pd.Series, column: str):
                 tags = split_tags(cells.iat[position])
             except ValueError as err:
                 raise CorpusError(
-                    f"{name}: row {position + 1}, column '{column}': broken tag list "
+                    f"{name}: row {position + file_row}, column '{column}': broken tag list "
                     f'({err}); write a JSON list like ["a", "b"] or names separated by \';\''
                 ) from None
             extra_message += [position] * len(tags)
