@@ -57,8 +57,8 @@ def dataset_files(name: str) -> list[str]:
             for file in glob.glob(name, recursive=True)
             if Path(file).is_file() and not Path(file).name.startswith((".", "_"))
         )
-        if not found:
-            raise CorpusError(f"{name}: no files match this pattern")
+        if not found:  # a file whose name has brackets, say: the readers say it is missing
+            return [name]
         for file in found:
             format_of(file)
         return found
