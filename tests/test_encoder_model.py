@@ -242,6 +242,22 @@ def test_weights_whose_checksum_differs_from_the_record_are_refused(
     assert "the installed weights have sha256" in _one_line(error)
 
 
+def test_a_calibrated_encoder_model_keeps_its_encoder(
+    registry_with_fake, fitted, taxonomy, tmp_path: Path, monkeypatch
+) -> None:
+    from classifier.model.calibration import calibrate
+    from classifier.model.store import save_calibrated
+
+    directory = _saved(fitted, taxonomy, tmp_path / "m", monkeypatch)
+    rows = pd.DataFrame(tiny_corpus(80, seed=1))
+    loaded = load_model(directory, taxonomy)
+    result = calibrate(loaded, rows["text"].tolist(), rows[["team"]], folds=2)
+    save_calibrated(result.model, directory, tmp_path / "c", team_calibration=result.report)
+    assert json.loads((tmp_path / "c" / "model.json").read_text())["encoder"]["name"] == "fake-16"
+    again = load_model(tmp_path / "c", taxonomy)
+    assert again.predict(["the API endpoint crashes"])["team"][0] == "api"
+
+
 def test_a_model_without_an_encoder_records_nothing_of_it(tiny_model: Path) -> None:
     meta = json.loads((tiny_model / "meta.json").read_text())
     assert "encoder" not in meta

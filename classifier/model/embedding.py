@@ -15,7 +15,7 @@ dim, and :func:`open_recorded` refuses, in one line, an encoder that is missing 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import scipy.sparse as sp
 
     from classifier.model.encoder import EncoderSpec
+
+Progress = Callable[[int, int], None]
 
 ENCODER_WEIGHTS = (0.5, 1.0, 2.0, 4.0)  # the TF-IDF word block has norm 1
 BATCH_SIZE = 64
@@ -190,3 +192,60 @@ class JoinedFeatures:
 
     def __repr__(self) -> str:
         return f"JoinedFeatures({self.encoder.spec.name!r}, weight={self.weight})"
+
+
+def fit_joined(
+    encoder: Any,
+    weight: float | None,
+    text_features: Any,
+    texts: list[str],
+    frame: Any,
+    options: dict[str, Any],
+    *,
+    final: bool,
+    progress: Progress | None,
+    groups: np.ndarray | None = None,
+) -> tuple[JoinedFeatures, sp.csr_matrix, dict[str, Any], tuple[float, dict[float, float]]]:
+    """``TagClassifier``'s fit with an encoder: features, matrix, heads, (weight, tuning).
+
+    The texts are embedded once and the heads fitted (``heads.fit_axis_heads``, same folds
+    each time) on ``[tfidf | w * embedding]`` for each ``w`` of ``ENCODER_WEIGHTS``, or the
+    given ``weight`` only; the best out-of-fold accuracy (then log-loss) wins, with its fit.
+    The tuning is the out-of-fold accuracy of each weight tried.
+    """
+    from classifier.model.heads import fit_axis_heads
+
+    opened = open_encoder(encoder)  # before the TF-IDF fit: a missing extra fails fast
+    tfidf = text_features.fit_transform(texts)
+    cache = EmbeddingCache(opened)
+    embedded = cache.embed(texts)
+    weights = ENCODER_WEIGHTS if weight is None else (float(weight),)
+    best: tuple[Any, ...] | None = None
+    scores: dict[float, tuple[float, float]] = {}
+    for step, w in enumerate(weights):
+        matrix = joined(tfidf, embedded, w)
+        tick = None if progress is None else _share(progress, step, len(weights))
+        fitted = fit_axis_heads(matrix, frame, options, final=final, progress=tick, groups=groups)
+        scores[w] = out_of_fold_score(fitted)
+        if best is None or scores[w] > scores[best[0]]:
+            best = (w, matrix, fitted)
+    assert best is not None
+    chosen, matrix, fitted = best
+    features = JoinedFeatures(text_features, opened, chosen, cache)
+    return features, matrix, fitted, (chosen, {w: s[0] for w, s in scores.items()})
+
+
+def _share(progress: Progress, step: int, steps: int) -> Progress:
+    """``progress`` of one of ``steps`` equal passes, as a share of all of them."""
+    return lambda done, total: progress(step * total + done, steps * total)
+
+
+def out_of_fold_score(fitted: dict[str, Any]) -> tuple[float, float]:
+    """Mean over axes of the out-of-fold accuracy and of minus the log-loss (higher is better)."""
+    accuracy, log_loss = [], []
+    for result in fitted.values():
+        proba = result.oof_proba
+        picked = proba[np.arange(result.codes.size), result.codes]
+        accuracy.append(float(np.mean(proba.argmax(axis=1) == result.codes)))
+        log_loss.append(float(-np.mean(np.log(np.clip(picked, 1e-12, None)))))
+    return float(np.mean(accuracy)), -float(np.mean(log_loss))

@@ -309,65 +309,28 @@ def _features_and_heads(
     progress: Progress | None,
     groups: np.ndarray | None = None,
 ) -> tuple[Any, Any, dict[str, Any], tuple[float, dict[float, float]] | None]:
-    """Fitted features, their matrix over ``texts``, the heads fitted on it and, with an
-    encoder, the chosen weight with the out-of-fold accuracy of each weight tried.
-
-    Without an encoder: ``TextFeatures`` and its matrix. With one, the texts are embedded once
-    (``EmbeddingCache``) and the heads fitted on ``[tfidf | w * embedding]`` for each weight
-    ``w`` of the grid (or the given one) on the same folds; the weight with the best
-    out-of-fold accuracy (then log-loss) wins, with the fit made for it.
-    """
-    from classifier.model.embedding import (
-        ENCODER_WEIGHTS,
-        EmbeddingCache,
-        JoinedFeatures,
-        joined,
-        open_encoder,
-    )
-
+    """Fitted features, their matrix over ``texts`` and the heads fitted on it; with an
+    encoder also the chosen weight and the out-of-fold accuracy of each weight tried
+    (``classifier.model.embedding.fit_joined``)."""
     text_features = TextFeatures(**{p: getattr(settings, p) for p in FEATURE_PARAMS})
     options = settings._head_options()
-    if settings.encoder is None:
-        matrix = text_features.fit_transform(texts)
-        fitted = fit_axis_heads(
-            matrix, frame, options, final=final, progress=progress, groups=groups
+    if settings.encoder is not None:
+        from classifier.model.embedding import fit_joined
+
+        return fit_joined(
+            settings.encoder,
+            settings.encoder_weight,
+            text_features,
+            texts,
+            frame,
+            options,
+            final=final,
+            progress=progress,
+            groups=groups,
         )
-        return text_features, matrix, fitted, None
-    encoder = open_encoder(settings.encoder)  # before the TF-IDF fit: a missing one fails fast
-    tfidf = text_features.fit_transform(texts)
-    cache = EmbeddingCache(encoder)
-    embedded = cache.embed(texts)
-    given = settings.encoder_weight
-    weights = ENCODER_WEIGHTS if given is None else (float(given),)
-    best: tuple[Any, ...] | None = None
-    scores: dict[float, tuple[float, float]] = {}
-    for i, weight in enumerate(weights):
-        matrix = joined(tfidf, embedded, weight)
-        tick = None if progress is None else _offset(progress, i, len(weights))
-        fitted = fit_axis_heads(matrix, frame, options, final=final, progress=tick, groups=groups)
-        scores[weight] = _out_of_fold_score(fitted)
-        if best is None or scores[weight] > scores[best[0]]:
-            best = (weight, matrix, fitted)
-    assert best is not None
-    weight, matrix, fitted = best
-    features = JoinedFeatures(text_features, encoder, weight, cache)
-    return features, matrix, fitted, (weight, {w: s[0] for w, s in scores.items()})
-
-
-def _offset(progress: Progress, step: int, steps: int) -> Progress:
-    """``progress`` of one of ``steps`` equal passes, as a share of all of them."""
-    return lambda done, total: progress(step * total + done, steps * total)
-
-
-def _out_of_fold_score(fitted: dict[str, Any]) -> tuple[float, float]:
-    """Mean over axes of the out-of-fold accuracy and of minus the log-loss (higher is better)."""
-    accuracy, log_loss = [], []
-    for result in fitted.values():
-        proba = result.oof_proba
-        picked = proba[np.arange(result.codes.size), result.codes]
-        accuracy.append(float(np.mean(proba.argmax(axis=1) == result.codes)))
-        log_loss.append(float(-np.mean(np.log(np.clip(picked, 1e-12, None)))))
-    return float(np.mean(accuracy)), -float(np.mean(log_loss))
+    matrix = text_features.fit_transform(texts)
+    fitted = fit_axis_heads(matrix, frame, options, final=final, progress=progress, groups=groups)
+    return text_features, matrix, fitted, None
 
 
 @dataclass(frozen=True)
