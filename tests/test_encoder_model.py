@@ -210,6 +210,19 @@ def test_loading_without_the_extra_says_what_to_install(
     assert "pip install 'feedtag[encoder]'" in message
 
 
+def test_serve_refuses_before_starting_workers_without_the_extra(
+    fitted, taxonomy, taxonomy_file, tmp_path: Path, monkeypatch
+) -> None:
+    from classifier.serve.config import ServeConfig
+    from classifier.serve.server import check
+
+    directory = _saved(fitted, taxonomy, tmp_path / "m", monkeypatch)
+    monkeypatch.setattr(registry, "available", lambda: False)
+    config = ServeConfig(model=directory, taxonomy=taxonomy_file, db=tmp_path / "d.sqlite")
+    with pytest.raises(EncoderError, match="the encoder extra is not installed"):
+        check(config)
+
+
 @pytest.mark.parametrize(
     ("installed", "says"),
     [

@@ -81,8 +81,11 @@ def record(encoder: Encoder, weight: float) -> dict[str, Any]:
     }
 
 
-def open_recorded(saved: Any, directory: Path) -> Encoder:
-    """The installed encoder a saved model needs (``saved``: its ``model.json`` ``encoder``).
+def check_installed(saved: Any, directory: Path) -> Any:
+    """The registered spec of the encoder a saved model needs, checked without loading it.
+
+    ``saved`` has ``name``, ``package``, ``version`` and ``sha256`` (``model.json``'s
+    ``encoder``, or ``meta.json``'s through ``types.SimpleNamespace``).
 
     Raises
     ------
@@ -92,30 +95,50 @@ def open_recorded(saved: Any, directory: Path) -> Encoder:
     """
     from classifier.model import encoder as registry
 
-    needs = (
-        f"{directory}: the model needs sentence encoder '{saved.name}' ({saved.package} "
-        f"{saved.version}, sha256 {saved.sha256[:12]}...)"
-    )
-    retrain = f"install {saved.package}=={saved.version} or retrain without --encoder"
     if not registry.available():
-        raise EncoderError(f"{needs}; the encoder extra is not installed: {INSTALL}")
+        raise EncoderError(
+            f"{_needs(saved, directory)}; the encoder extra is not installed: {INSTALL}"
+        )
     known = registry.ENCODERS.get(saved.name)
     if known is None:
-        raise EncoderError(f"{needs}, which this feedtag does not know: {retrain}")
+        raise EncoderError(
+            f"{_needs(saved, directory)}, which this feedtag does not know: {_retrain(saved)}"
+        )
     if (known.version, known.sha256) != (saved.version, saved.sha256):
         raise EncoderError(
-            f"{needs}; installed is {known.version} (sha256 {known.sha256[:12]}...): {retrain}"
+            f"{_needs(saved, directory)}; installed is {known.version} "
+            f"(sha256 {known.sha256[:12]}...): {_retrain(saved)}"
         )
+    return known
+
+
+def open_recorded(saved: Any, directory: Path) -> Encoder:
+    """The installed encoder a saved model needs (``saved``: its ``model.json`` ``encoder``),
+    checked by :func:`check_installed`, then loaded and checked again for sha256 and dim."""
+    from classifier.model import encoder as registry
+
+    known = check_installed(saved, directory)
     try:
         loaded = registry.load_encoder(known)
     except EncoderError as error:
         raise EncoderError(f"{directory}: {error}") from None
     if (loaded.spec.sha256, int(loaded.spec.dim)) != (saved.sha256, saved.dim):
         raise EncoderError(
-            f"{needs}; the installed weights have sha256 {loaded.spec.sha256[:12]}... and "
-            f"{loaded.spec.dim} dimensions: {retrain}"
+            f"{_needs(saved, directory)}; the installed weights have sha256 "
+            f"{loaded.spec.sha256[:12]}... and {loaded.spec.dim} dimensions: {_retrain(saved)}"
         )
     return loaded
+
+
+def _needs(saved: Any, directory: Path) -> str:
+    return (
+        f"{directory}: the model needs sentence encoder '{saved.name}' ({saved.package} "
+        f"{saved.version}, sha256 {saved.sha256[:12]}...)"
+    )
+
+
+def _retrain(saved: Any) -> str:
+    return f"install {saved.package}=={saved.version} or retrain without --encoder"
 
 
 class EmbeddingCache:
