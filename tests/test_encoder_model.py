@@ -184,10 +184,8 @@ def test_a_saved_model_records_the_encoder_and_loads_to_the_same_predictions(
     assert one.axes["team"].confidence == pytest.approx(after["team"].confidence[0], abs=1e-5)
 
 
-def _saved(fitted, taxonomy, directory: Path, monkeypatch) -> Path:
-    with monkeypatch.context() as patch:
-        patch.setattr(registry, "ENCODERS", {SPEC.name: SPEC})
-        save_model(fitted[0], directory, taxonomy)
+def _saved(fitted, taxonomy, directory: Path) -> Path:
+    save_model(fitted[0], directory, taxonomy)  # needs no registry: the fitted model has it
     return directory
 
 
@@ -200,7 +198,7 @@ def _one_line(error: pytest.ExceptionInfo) -> str:
 def test_loading_without_the_extra_says_what_to_install(
     fitted, taxonomy, tmp_path: Path, monkeypatch
 ) -> None:
-    directory = _saved(fitted, taxonomy, tmp_path / "m", monkeypatch)
+    directory = _saved(fitted, taxonomy, tmp_path / "m")
     monkeypatch.setattr(registry, "available", lambda: False)
     with pytest.raises(EncoderError) as error:
         load_model(directory, taxonomy)
@@ -216,7 +214,7 @@ def test_serve_refuses_before_starting_workers_without_the_extra(
     from classifier.serve.config import ServeConfig
     from classifier.serve.server import check
 
-    directory = _saved(fitted, taxonomy, tmp_path / "m", monkeypatch)
+    directory = _saved(fitted, taxonomy, tmp_path / "m")
     monkeypatch.setattr(registry, "available", lambda: False)
     config = ServeConfig(model=directory, taxonomy=taxonomy_file, db=tmp_path / "d.sqlite")
     with pytest.raises(EncoderError, match="the encoder extra is not installed"):
@@ -234,7 +232,7 @@ def test_serve_refuses_before_starting_workers_without_the_extra(
 def test_loading_with_another_encoder_is_refused(
     registry_with_fake, fitted, taxonomy, tmp_path: Path, monkeypatch, installed, says
 ) -> None:
-    directory = _saved(fitted, taxonomy, tmp_path / "m", monkeypatch)
+    directory = _saved(fitted, taxonomy, tmp_path / "m")
     monkeypatch.setattr(registry, "ENCODERS", {} if installed is None else {SPEC.name: installed})
     with pytest.raises(EncoderError) as error:
         load_model(directory, taxonomy)
@@ -247,7 +245,7 @@ def test_loading_with_another_encoder_is_refused(
 def test_weights_whose_checksum_differs_from_the_record_are_refused(
     registry_with_fake, fitted, taxonomy, tmp_path: Path, monkeypatch
 ) -> None:
-    directory = _saved(fitted, taxonomy, tmp_path / "m", monkeypatch)
+    directory = _saved(fitted, taxonomy, tmp_path / "m")
     corrupt = replace(SPEC, sha256=hashlib.sha256(b"corrupt").hexdigest())
     monkeypatch.setattr(registry, "load_encoder", lambda spec: FakeEncoder(corrupt))
     with pytest.raises(EncoderError) as error:
@@ -256,12 +254,12 @@ def test_weights_whose_checksum_differs_from_the_record_are_refused(
 
 
 def test_a_calibrated_encoder_model_keeps_its_encoder(
-    registry_with_fake, fitted, taxonomy, tmp_path: Path, monkeypatch
+    registry_with_fake, fitted, taxonomy, tmp_path: Path
 ) -> None:
     from classifier.model.calibration import calibrate
     from classifier.model.store import save_calibrated
 
-    directory = _saved(fitted, taxonomy, tmp_path / "m", monkeypatch)
+    directory = _saved(fitted, taxonomy, tmp_path / "m")
     rows = pd.DataFrame(tiny_corpus(80, seed=1))
     loaded = load_model(directory, taxonomy)
     result = calibrate(loaded, rows["text"].tolist(), rows[["team"]], folds=2)
