@@ -1353,6 +1353,23 @@ def train(
     text_column: TextColumn = None,
     tags_column: TagsColumn = None,
     axis_column: AxisColumn = None,
+    encoder: Annotated[
+        str | None,
+        typer.Option(
+            "--encoder",
+            help="Join a sentence encoder's embedding to the TF-IDF features ('default': the "
+            "recommended one). Needs the extra: pip install 'feedtag[encoder]'; the model then "
+            "needs it wherever it is loaded.",
+        ),
+    ] = None,
+    encoder_weight: Annotated[
+        float | None,
+        typer.Option(
+            "--encoder-weight",
+            min=0.001,
+            help="Weight of the embedding against TF-IDF (default: tuned by cross-validation).",
+        ),
+    ] = None,
 ) -> None:
     """Train a model on a tagged corpus and write its model directory.
 
@@ -1365,8 +1382,14 @@ def train(
 
     Example: feedtag train examples/helpdesk-export.csv --out models/mine
     """
+    from classifier.errors import UsageError
+    from classifier.model.embedding import open_encoder
     from classifier.model.training import train as train_corpus
     from classifier.taxonomy import load_taxonomy
+
+    if encoder_weight is not None and encoder is None:
+        raise UsageError("--encoder-weight needs --encoder")
+    opened = None if encoder is None else open_encoder(encoder)  # missing extra: fail first
 
     loaded = load_taxonomy(taxonomy)
     columns = _columns(id_column, text_column, tags_column, axis_column, group_column)
@@ -1381,6 +1404,7 @@ def train(
             seed=seed,
             progress=tick,
             decisions=decisions,
+            **({} if opened is None else {"encoder": opened, "encoder_weight": encoder_weight}),
         )
     _print_training_report(result, target_precision)
     err.print(f"wrote {result.directory} (model data, meta.json, card.md)", highlight=False)

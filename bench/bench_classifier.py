@@ -5,6 +5,9 @@ Prints every figure of the issue's performance table. Run from the repository ro
     python bench/bench_classifier.py                 # all figures (about 5 minutes on 2 cores)
     python bench/bench_classifier.py --only speed    # one section: banking77, hwu64, bitext,
                                                      # speed, fewshot, ablation (CV on train only)
+    python bench/bench_classifier.py --only banking77 --encoder default
+                                    # each section twice, TF-IDF only then with the sentence
+                                    # encoder (needs pip install 'feedtag[encoder]'), one run
 
 Model choices are made with 5-fold cross-validation on the training split (``--only ablation``),
 never on a test set.
@@ -47,7 +50,28 @@ def fit(train_texts, labels, **params):
     model = TagClassifier(n_jobs=2, **params)
     start = time.perf_counter()
     model.fit(list(train_texts), labels)
-    return model, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if "encoder" in params:
+        print(
+            f"- encoder weight {model.encoder_weight_}, out-of-fold accuracy per weight tried: "
+            + ", ".join(f"{w}: {100 * a:.2f}%" for w, a in model.encoder_tuning_.items())
+        )
+    return model, seconds
+
+
+class TimedEncoder:
+    """An encoder that counts the texts it embeds and the time it takes."""
+
+    def __init__(self, encoder):
+        self.encoder, self.spec = encoder, encoder.spec
+        self.texts, self.seconds = 0, 0.0
+
+    def encode(self, texts, batch_size: int = 64):
+        start = time.perf_counter()
+        rows = self.encoder.encode(texts, batch_size=batch_size)
+        self.seconds += time.perf_counter() - start
+        self.texts += len(texts)
+        return rows
 
 
 def report(model, texts, labels, axes) -> dict:
@@ -187,8 +211,9 @@ ABLATIONS = {
 }
 
 
-def ablation(sets: tuple[str, ...] = ("banking77", "hwu64")) -> None:
-    """5-fold CV accuracy on the training split only, per option (the out-of-fold report)."""
+def ablation(sets: tuple[str, ...] = ("banking77", "hwu64"), encoder=None) -> None:
+    """5-fold CV accuracy on the training split only, per option (the out-of-fold report);
+    with ``encoder`` also the default features with it joined (weight tuned likewise)."""
     from classifier.model.estimator import out_of_fold_proba
 
     print("\n## Ablation: 5-fold cross-validated accuracy on the training split only")
@@ -201,7 +226,12 @@ def ablation(sets: tuple[str, ...] = ("banking77", "hwu64")) -> None:
         h = read("hwu64")
         h = h[h.split == "train"]
         frames["hwu64 intent"] = (h.text, {"intent": h.label}, "intent")
-    for name, options in ABLATIONS.items():
+    options_tried = dict(ABLATIONS)
+    if encoder is not None:
+        options_tried[f"default + encoder {encoder.spec.name} (weight picked on these folds)"] = {
+            "encoder": encoder
+        }
+    for name, options in options_tried.items():
         cells = []
         for set_name, (texts, labels, axis) in frames.items():
             start = time.perf_counter()
@@ -229,14 +259,42 @@ def main() -> None:
         action="store_true",
         help="Use the issue's baseline features (regex words 1-2, char_wb 2-5, C=0.5).",
     )
+    parser.add_argument(
+        "--encoder",
+        metavar="NAME",
+        help="Also run each section with this sentence encoder joined ('default': recommended).",
+    )
     args = parser.parse_args()
     params = BASELINE if args.baseline else {}
+    timed = None
+    if args.encoder is not None:
+        from classifier.errors import EncoderError
+        from classifier.model.embedding import open_encoder
+
+        try:
+            timed = TimedEncoder(open_encoder(args.encoder))
+        except EncoderError as error:
+            raise SystemExit(f"error: {error}") from None
     print(f"# feedtag classifier benchmark\n\nmachine: {machine()}")
     print(
         f"python {platform.python_version()}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}"
     )
     for name in args.only or [s for s in SECTIONS if s != "ablation"]:
-        SECTIONS[name](**({} if name == "ablation" else params))
+        if name == "ablation":
+            ablation(encoder=timed)
+            continue
+        if timed is not None:
+            print("\n# TF-IDF only")
+        SECTIONS[name](**params)
+        if timed is not None:
+            spec = timed.spec
+            print(f"\n# with sentence encoder {spec.name} ({spec.package} {spec.version})")
+            timed.texts, timed.seconds = 0, 0.0
+            SECTIONS[name](**params, encoder=timed)
+            print(
+                f"- embedding: {timed.texts:,} texts in {timed.seconds:.1f} s "
+                f"({timed.texts / max(timed.seconds, 1e-9):,.0f} texts/s)"
+            )
         sys.stdout.flush()
 
 

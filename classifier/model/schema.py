@@ -99,12 +99,24 @@ class HeadSpec(_Closed):
     members: list[MemberSpec]
 
 
+class EncoderBlockSpec(_Closed):
+    """The sentence encoder whose embedding follows the TF-IDF columns, and its weight."""
+
+    name: str
+    package: str
+    version: str
+    sha256: Sha256
+    dim: int = Field(gt=0)
+    weight: float = Field(gt=0)
+
+
 class ModelSpec(_Closed):
     """``model.json``: everything but the arrays and the vocabularies."""
 
     features: FeaturesSpec
     axes: list[str] = Field(min_length=1)
     heads: dict[str, HeadSpec]
+    encoder: EncoderBlockSpec | None = None  # absent: TF-IDF only
 
 
 class Pattern(_Closed):

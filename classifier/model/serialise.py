@@ -15,6 +15,10 @@ Files (see ``classifier.model.schema`` for the JSON fields):
   ``bias_H_M`` per axis ``H`` (index into ``axes``) and member ``M``. Written with fixed
   timestamps, so the same model gives the same bytes and the same sha256.
 - ``tokenizer.json``: spaCy's tokenizer rules, when a block uses the spaCy tokenizer.
+
+A model with a sentence encoder (``classifier.model.embedding``) adds ``encoder`` to
+``model.json`` (name, package, version, sha256, dim, weight); its weights have ``dim`` more rows
+after the TF-IDF columns. A model without one has no ``encoder`` field, as before.
 """
 
 from __future__ import annotations
@@ -43,9 +47,12 @@ TOKENIZER_FILE = "tokenizer.json"
 
 def model_files(model: TagClassifier) -> dict[str, bytes]:
     """The files of a fitted model, name -> bytes."""
+    from classifier.model.embedding import JoinedFeatures, record
     from classifier.model.text import spacy_tokens
 
-    features = model.features_
+    features, encoder = model.features_, None
+    if isinstance(features, JoinedFeatures):
+        features, encoder = features.text, record(features.encoder, features.weight)
     blocks, vocabularies, arrays = [], [], {}
     uses_spacy = False
     for b, (vectorizer, weight) in enumerate(features.blocks_):
@@ -94,6 +101,8 @@ def model_files(model: TagClassifier) -> dict[str, bytes]:
         "axes": list(model.axes_),
         "heads": heads,
     }
+    if encoder is not None:
+        spec["encoder"] = encoder
     files = {
         MODEL_FILE: (json.dumps(spec, indent=2, ensure_ascii=False) + "\n").encode("utf-8"),
         # ASCII escapes: an n-gram may hold half of a surrogate pair, which UTF-8 cannot.
@@ -177,13 +186,18 @@ def model_from_files(
                 words=tokens,
             )
         )
-    features = Features(
+    features: Any = Features(
         blocks=blocks,
         sublinear_tf=spec.features.sublinear_tf,
         mask_urls=spec.features.mask_urls,
         mask_emails=spec.features.mask_emails,
         mask_numbers=spec.features.mask_numbers,
     )
+    if spec.encoder is not None:
+        from classifier.model.embedding import JoinedFeatures, open_recorded
+
+        encoder = open_recorded(spec.encoder, directory)
+        features = JoinedFeatures(features, encoder, spec.encoder.weight)
     heads = {}
     for h, axis in enumerate(spec.axes):
         head = spec.heads.get(axis)

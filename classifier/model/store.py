@@ -132,14 +132,35 @@ def save_model(
             "rows_per_axis": dict(model.n_rows_),
             **(training or {}),
         },
-        "params": _jsonable(model.get_params()),
+        "params": _params(model),
         "metrics": {"cross_validated": model.cv_report_},
         "thresholds": model.thresholds_,
         "calibration": getattr(model, "calibration_", None) or {},
         "team_calibration": team_calibration or {},
         "target_precision": model.target_precision,
     }
+    if model.encoder is not None:
+        from classifier.model.embedding import record
+
+        features = model.features_
+        meta["encoder"] = {
+            **record(features.encoder, features.weight),
+            "weight_tuned": model.encoder_weight is None,
+            "out_of_fold_accuracy": {str(w): a for w, a in model.encoder_tuning_.items()},
+        }
     return write_model(model, directory, meta)
+
+
+def _params(model: TagClassifier) -> dict[str, Any]:
+    """The estimator's parameters as JSON; a model without an encoder records none of its
+    parameters, so its ``meta.json`` is what it was before encoders existed."""
+    params = model.get_params()
+    if params.get("encoder") is None:
+        params.pop("encoder", None)
+        params.pop("encoder_weight", None)
+    else:
+        params["encoder"] = model.features_.encoder.spec.name
+    return _jsonable(params)
 
 
 def write_model(
@@ -251,6 +272,9 @@ def load_model(directory: str | Path, taxonomy: Taxonomy) -> LoadedModel:
         Missing, unreadable or malformed files (naming the file and field), a file whose
         sha256 differs from ``meta.json`` (it is not parsed then), a format-1 directory, or
         tags the taxonomy lacks (named).
+    EncoderError
+        The model needs a sentence encoder that is not installed, or differs from the one it
+        was trained with (``classifier.model.embedding.open_recorded``).
 
     Warns
     -----

@@ -28,14 +28,22 @@ class ServeError(FeedtagError):
 
 
 def check(config: ServeConfig) -> None:
-    """What a worker needs, checked without loading the model: token, taxonomy, model files."""
+    """What a worker needs, checked without loading the model: token, taxonomy, model files
+    and the sentence encoder a model with one needs."""
     from classifier.model.store import check_tags, read_meta
     from classifier.review.decisions import DecisionStore
     from classifier.taxonomy import load_taxonomy
 
     config.token()
     taxonomy = load_taxonomy(config.taxonomy)
-    check_tags(read_meta(config.model), taxonomy, config.model)
+    meta = read_meta(config.model)
+    check_tags(meta, taxonomy, config.model)
+    if meta.get("encoder"):  # workers would each fail on it; say so once, before they start
+        from types import SimpleNamespace
+
+        from classifier.model.embedding import check_installed
+
+        check_installed(SimpleNamespace(**meta["encoder"]), config.model)
     DecisionStore(config.db).close()  # creates or migrates it once, before workers race
 
 
