@@ -42,3 +42,7 @@ class DecisionsError(FeedtagError):
 
 class IdempotencyConflict(DecisionsError):
     """An idempotency key already names a different decision."""
+
+
+class EncoderError(FeedtagError):
+    """A sentence encoder is unknown, not installed, or its weights fail their pinned checksum."""
