@@ -9,8 +9,9 @@ torch), and that its int8 weights are the reference's fp32 weights rounded:
 
 1. the two reference packagings hold the same ``model.safetensors`` and ``tokenizer.json``;
 2. feedtag's shipped tokenizer file equals theirs and gives sentence-transformers' token ids;
-3. every int8 weight tensor of the ONNX file, dequantised, is within half a quantisation step
-   of the matching fp32 reference tensor (so no tensor was swapped or altered);
+3. every tensor of the reference (but BERT's unused pooler) is in the ONNX file: fp32 ones
+   equal, int8 ones (dequantised) within half a quantisation step, each matching exactly one
+   reference tensor (so no tensor was swapped, altered or left out);
 4. embeddings: max absolute difference and min cosine between feedtag's encoder and
    sentence-transformers (fp32) on the 200 messages.
 
@@ -88,59 +89,47 @@ def check(ok: bool, line: str, failures: list[str]) -> None:
         failures.append(line)
 
 
-def weight_check(onnx_path: Path, safetensors_path: Path) -> tuple[int, int, float]:
-    """Match each int8 initialiser (with its scale) to an fp32 reference tensor of the same shape.
+def weight_check(onnx_path: Path, safetensors_path: Path) -> tuple[int, int, int, float, list]:
+    """Match every reference fp32 tensor to one tensor of the ONNX file, one to one.
 
-    Returns (int8 tensors, matched within half a step, worst error in steps).
+    fp32 tensors the export kept under their names (``inner.<name>``: biases, LayerNorm) must
+    be equal. int8 ones (``<x>_q`` with a per-row or per-column ``<x>_scale``, stored as
+    ``W`` or ``W.T``; the linear layers' are unnamed) must be the reference rounded, within
+    half a quantisation step, and each must match exactly one reference tensor. Returns
+    (reference tensors, equal fp32 ones, int8 ones matched, worst int8 error in steps,
+    reference names left unmatched).
     """
     import onnx
     from onnx import numpy_helper
     from safetensors.numpy import load_file
 
-    model = onnx.load(str(onnx_path))
-    inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    inits = {i.name: numpy_helper.to_array(i) for i in onnx.load(str(onnx_path)).graph.initializer}
     reference = load_file(str(safetensors_path))
-    # A weight-only quantised MatMul reads: int8 W -> Cast -> Mul(scale) [-> Sub zero point]
-    consumers: dict[str, list] = {}
-    for node in model.graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-    int8 = {n: a for n, a in inits.items() if a.dtype in (np.int8, np.uint8) and a.ndim == 2}
-    matched, worst = 0, 0.0
-    for name, q in int8.items():
-        scale, zero = _scale_of(name, consumers, inits, model)
-        deq = (q.astype(np.float32) - zero) * scale
-        best = min(
-            (
-                float(np.abs(deq - c).max() / np.max(scale)) if c.shape == deq.shape else np.inf
-                for t in reference.values()
-                for c in (t, t.T)
-            ),
-            default=np.inf,
-        )
-        worst = max(worst, best)
-        matched += best <= 0.5 + 1e-3
-    return len(int8), matched, worst
-
-
-def _scale_of(name, consumers, inits, model):
-    """Follow the int8 tensor through DequantizeLinear, or Cast then Mul/Sub, to its scale."""
-    node = consumers[name][0]
-    if node.op_type == "DequantizeLinear":
-        scale = inits[node.input[1]]
-        zero = inits[node.input[2]].astype(np.float32) if len(node.input) > 2 else 0.0
-        return scale, zero
-    zero, scale = 0.0, 1.0
-    while node is not None and node.op_type in ("Cast", "Sub", "Mul"):
-        other = [i for i in node.input if i in inits and i != name]
-        if node.op_type == "Sub" and other:
-            zero = inits[other[0]].astype(np.float32)
-        if node.op_type == "Mul" and other:
-            scale = inits[other[0]]
-            break
-        nxt = consumers.get(node.output[0], [])
-        name, node = node.output[0], nxt[0] if nxt else None
-    return scale, zero
+    reference.pop("embeddings.position_ids", None)  # an index buffer, not a weight
+    for name in [n for n in reference if n.startswith("pooler.")]:
+        del reference[name]  # BERT's [CLS] pooler: sentence-transformers mean-pools instead
+    equal = sum(
+        1
+        for name, tensor in reference.items()
+        if "inner." + name in inits and np.array_equal(inits["inner." + name], tensor)
+    )
+    quantised = [n.removesuffix("_q") for n in inits if n.endswith("_q")]
+    matches: dict[str, list[str]] = {}
+    worst = 0.0
+    for q_name in quantised:
+        q, scale = inits[q_name + "_q"].astype(np.float32), inits[q_name + "_scale"]
+        for name, tensor in reference.items():
+            for target in (tensor, tensor.T):
+                if target.shape != q.shape:
+                    continue
+                steps = float((np.abs(q * scale - target) / np.maximum(scale, 1e-30)).max())
+                if steps <= 0.5 + 1e-3:
+                    matches.setdefault(q_name, []).append(name)
+                    worst = max(worst, steps)
+    one_to_one = [names[0] for names in matches.values() if len(names) == 1]
+    rounded = len(set(one_to_one)) if len(one_to_one) == len(quantised) else 0
+    matched = {n for n in reference if "inner." + n in inits} | set(one_to_one)
+    return len(reference), equal, rounded, worst, sorted(set(reference) - matched)
 
 
 def main() -> int:
@@ -162,11 +151,12 @@ def main() -> int:
             failures,
         )
         check(sha256(shipped_onnx) == spec.sha256, f"model.onnx sha256 is {spec.sha256}", failures)
-        n, matched, worst = weight_check(shipped_onnx, gt / "model.safetensors")
+        n, equal, rounded, worst, missing = weight_check(shipped_onnx, gt / "model.safetensors")
         check(
-            n > 0 and matched == n,
-            f"int8 weight tensors within half a step of a reference fp32 tensor: {matched}/{n} "
-            f"(worst {worst:.3f} steps)",
+            equal + rounded == n and not missing,
+            f"{n} reference tensors: {equal} fp32 ones equal, {rounded} int8 ones each the rounding "
+            f"of one reference tensor (worst {worst:.3f} steps), {len(missing)} unmatched "
+            f"{missing[:3]}",
             failures,
         )
         texts = messages()
