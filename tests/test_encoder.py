@@ -24,7 +24,6 @@ TEXTS = [
     "How do I top up with Apple Pay?",
     "card still not delivered after two weeks",
     "what will the weather be like tomorrow morning",
-    "x " * 400,  # longer than the model's 256 tokens: truncated, not an error
 ]
 
 
@@ -37,6 +36,11 @@ def default_encoder():
         return enc.load_encoder("default")
     except EncoderError as error:  # the runtime is there but not the weights package
         pytest.skip(f"{spec.package} not installed: {error}")
+
+
+@pytest.fixture(scope="module")
+def vectors(default_encoder):
+    return default_encoder.encode(TEXTS)
 
 
 def test_default_names_a_registered_encoder_and_unknown_names_are_refused():
@@ -84,26 +88,35 @@ def test_weights_whose_sha256_differs_from_the_pin_are_refused(default_encoder):
         enc.load_encoder(spec)
 
 
-def test_rows_are_unit_float32_vectors_of_the_spec_dimension(default_encoder):
-    vectors = default_encoder.encode(TEXTS)
+def test_a_spec_whose_dimension_differs_from_the_weights_is_refused(default_encoder):
+    with pytest.raises(EncoderError, match=r"gives 384 dimensions, not 512"):
+        enc.load_encoder(replace(default_encoder.spec, dim=512))
+
+
+def test_rows_are_unit_float32_vectors_of_the_spec_dimension(default_encoder, vectors):
     assert vectors.dtype == np.float32
     assert vectors.shape == (len(TEXTS), default_encoder.spec.dim)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
 
-def test_rows_come_back_in_input_order_whatever_the_batches(default_encoder):
+def test_rows_come_back_in_input_order_whatever_the_batches(default_encoder, vectors):
     """Sorted by length inside encode, rows are restored; a text embeds alike in any batch."""
-    vectors = default_encoder.encode(TEXTS, batch_size=3)
+    np.testing.assert_allclose(default_encoder.encode(TEXTS, batch_size=3), vectors, atol=1e-5)
     reversed_ = default_encoder.encode(TEXTS[::-1], batch_size=64)[::-1]
     one_by_one = np.vstack([default_encoder.encode([t]) for t in TEXTS])
     np.testing.assert_allclose(vectors, reversed_, atol=1e-5)
     np.testing.assert_allclose(vectors, one_by_one, atol=1e-5)
 
 
-def test_encoding_is_deterministic(default_encoder):
-    assert np.array_equal(default_encoder.encode(TEXTS), default_encoder.encode(TEXTS))
+def test_encoding_is_deterministic(default_encoder, vectors):
+    assert np.array_equal(default_encoder.encode(TEXTS), vectors)
 
 
-def test_paraphrases_are_closer_than_unrelated_messages(default_encoder):
-    card, _, _, _, _, paraphrase, weather, _ = default_encoder.encode(TEXTS)
+def test_a_text_longer_than_the_model_takes_is_truncated_not_refused(default_encoder):
+    (row,) = default_encoder.encode(["card " * 300])  # 300 words: past the 256 tokens
+    assert abs(float(np.linalg.norm(row)) - 1.0) < 1e-5
+
+
+def test_paraphrases_are_closer_than_unrelated_messages(vectors):
+    card, _, _, _, _, paraphrase, weather = vectors
     assert card @ paraphrase > 0.6 > card @ weather

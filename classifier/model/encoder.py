@@ -151,9 +151,11 @@ def load_encoder(name_or_spec: str | EncoderSpec) -> SentenceEncoder:
         else _installed_file(spec, recipe.tokenizer)
     )
     _check_sha256(tokenizer_path, recipe.tokenizer_sha256, spec)
-    if recipe.kind == "static":
-        return StaticEncoder(spec, recipe, weights, tokenizer_path)
-    return OnnxEncoder(spec, recipe, weights, tokenizer_path)
+    kind = StaticEncoder if recipe.kind == "static" else OnnxEncoder
+    encoder = kind(spec, recipe, weights, tokenizer_path)
+    if encoder.dim != spec.dim:
+        raise EncoderError(f"encoder {name} gives {encoder.dim} dimensions, not {spec.dim}")
+    return encoder
 
 
 class SentenceEncoder:
@@ -164,6 +166,7 @@ class SentenceEncoder:
     """
 
     spec: EncoderSpec
+    dim: int  # what the weights give, checked against ``spec.dim`` when loading
 
     def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """One row per text: float32 ``(len(texts), spec.dim)``, each row L2-normalised."""
@@ -203,6 +206,8 @@ class OnnxEncoder(SentenceEncoder):
         )
         self._inputs = {i.name for i in self._session.get_inputs()}
         self._output = [recipe.output] if recipe.output else None
+        outputs = {o.name: o.shape for o in self._session.get_outputs()}
+        self.dim = outputs[recipe.output or next(iter(outputs))][-1]
         self._special = recipe.special_tokens
 
     def _embed(self, texts: list[str]) -> np.ndarray:
@@ -224,6 +229,7 @@ class StaticEncoder(SentenceEncoder):
         self.spec = spec
         self._tokenizer = _tokenizer(tokenizer, recipe.max_tokens, pad=False)
         self._table = _read_safetensors_matrix(weights).astype(np.float32)
+        self.dim = self._table.shape[1]
         self._special = recipe.special_tokens
 
     def _embed(self, texts: list[str]) -> np.ndarray:
