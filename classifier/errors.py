@@ -45,4 +45,4 @@ class IdempotencyConflict(DecisionsError):
 
 
 class EncoderError(FeedtagError):
-    """A sentence encoder a model needs is not installed, of another version, or corrupt."""
+    """A sentence encoder is unknown, not installed, or its weights fail their pinned checksum."""
