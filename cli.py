@@ -569,6 +569,9 @@ def _said_fixed(fixed) -> None:
 def _audit_outputs(report, format: DataFormat, output: Path | None, limit: int) -> None:
     if format is DataFormat.json:
         _emit(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", output)
+    elif format is DataFormat.csv and output is not None:
+        report.write_csv(output)  # in slices: a large audit's CSV is not held twice
+        err.print(f"wrote {output}", highlight=False)
     elif format is DataFormat.csv:
         from classifier.output import csv_text
 

@@ -33,6 +33,7 @@ from classifier.audit.health import HealthSettings
 from classifier.audit.stream import audit_dataset
 from classifier.corpus import load_corpus
 from classifier.errors import CorpusError
+from classifier.output import csv_text
 
 PROPERTY = settings(
     max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -112,6 +113,9 @@ def test_streamed_audit_is_the_whole_audit(tmp_path, taxonomy, rows, chunk_rows,
     )
     assert_same(streamed, whole)
     assert streamed.to_dict() == whole.to_dict()
+    out = Path(tempfile.mkdtemp(dir=tmp_path)) / "findings.csv"
+    streamed.write_csv(out, rows=chunk_rows)
+    assert out.read_bytes() == csv_text(whole.findings).encode()
 
 
 @PROPERTY

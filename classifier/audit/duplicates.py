@@ -137,7 +137,7 @@ def cross_row_findings(
             parts.append(_same_text(keys))
     if "conflicting-duplicates" in checks and "text" in by:
         parts.append(_conflicting(keys, names))
-    return _ordered(combine_cross_row(*parts) if parts else none())
+    return _ordered(combine_cross_row(*parts) if parts else _frame([], CROSS_ROW_CHECKS[0]))
 
 
 def combine_cross_row(*parts: pd.DataFrame) -> pd.DataFrame:
@@ -152,7 +152,9 @@ def combine_cross_row(*parts: pd.DataFrame) -> pd.DataFrame:
         kept.append(part[~again])
         flagged.update(part.loc[duplicate, "row"].tolist())
     found = [part for part in kept if len(part)]
-    return _ordered(pd.concat(found, ignore_index=True)) if found else none()
+    return _ordered(
+        pd.concat(found, ignore_index=True) if found else _frame([], CROSS_ROW_CHECKS[0])
+    )
 
 
 def _ordered(found: pd.DataFrame) -> pd.DataFrame:
@@ -160,7 +162,7 @@ def _ordered(found: pd.DataFrame) -> pd.DataFrame:
     import numpy as np
 
     if found.empty:
-        return found
+        return found.astype({"row": np.int64})
     order = found["check"].map({c: i for i, c in enumerate(CROSS_ROW_CHECKS)}).to_numpy()
     rows = found["row"].to_numpy(dtype=np.int64)
     return found.iloc[np.lexsort((order, rows))].reset_index(drop=True)
@@ -265,7 +267,7 @@ def _conflicting(keys: pd.DataFrame, names: Mapping[int, str]) -> pd.DataFrame:
                 message.to_numpy(dtype=object),
             )
         )
-    return pd.concat(parts, ignore_index=True) if parts else none()
+    return pd.concat(parts, ignore_index=True) if parts else _frame([], CROSS_ROW_CHECKS[1])
 
 
 def with_ids(found: pd.DataFrame, corpus: Corpus) -> pd.DataFrame:

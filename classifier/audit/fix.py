@@ -125,9 +125,7 @@ class ChunkedFix:
         self.messages_changed = self.cells_changed = 0
         self._cells: dict[tuple[int, str], list[str]] = {}
         self._last: Corpus | None = None
-        self._header: bytes | None = None
-        self._temp: Path | None = None
-        self._stream: Any = None
+        self._csv: CsvParts | None = None
 
     def __enter__(self) -> ChunkedFix:
         return self
@@ -144,73 +142,83 @@ class ChunkedFix:
             self._cells.update({(p + offset, c): tags for (p, c), tags in cells.items()})
             self._last = chunk
             return
-        data = csv_bytes(_fixed_frame(chunk.frame, cells), sep=self.sep)
-        if self._stream is None:
-            self._open()
-        elif data.startswith(self._header):
-            data = data[len(self._header) :]
-        else:  # pragma: no cover - every chunk has the first one's columns
-            raise AssertionError("a chunk's header differs from the first chunk's")
-        if self._header is None:
-            self._header = csv_bytes(chunk.frame.iloc[:0], sep=self.sep)
-        self._write(data)
+        if self._csv is None:
+            self._csv = CsvParts(self.out, self.sep)
+        self._csv.write(_fixed_frame(chunk.frame, cells))
 
-    def _open(self) -> None:
+    def commit(self) -> FixResult:
+        """Put the corrected copy in place (atomically) and say what changed."""
+        if not self.streamed:
+            assert self._last is not None, "commit before any chunk"
+            corpus = replace(self._last, path=self.name)
+            write_cells(corpus, self._cells, self.out, option=self.option)
+        else:
+            self._csv.commit()
+            self._csv = None
+        return FixResult(self.out, self.messages_changed, self.cells_changed)
+
+    def discard(self) -> None:
+        """Remove the temp file, if any; the output is left as it was."""
+        if self._csv is not None:
+            self._csv.discard()
+            self._csv = None
+
+
+class CsvParts:
+    """One CSV written frame by frame into a temp file beside ``out``, renamed by ``commit``:
+    the bytes ``csv_bytes`` gives for the frames put end to end (one header)."""
+
+    def __init__(self, out: Path, sep: str = ",") -> None:
         import tempfile
 
         from classifier.errors import OutputError
         from classifier.output import _umask
 
-        if self.out.is_dir():
-            raise OutputError(f"{self.out}: is a directory; name a file to write")
+        self.out, self.sep, self._header = out, sep, None
+        if out.is_dir():
+            raise OutputError(f"{out}: is a directory; name a file to write")
         try:
-            self.out.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(
-                dir=self.out.parent, prefix=f".{self.out.name}.", suffix=".tmp"
-            )
+            out.parent.mkdir(parents=True, exist_ok=True)
+            handle, temp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
             self._temp = Path(temp)
             os.chmod(temp, 0o666 & ~_umask())  # as write_atomic: normal permissions
         except OSError as err:
-            raise OutputError(f"{self.out}: cannot write here ({err.strerror})") from None
-        self._stream = os.fdopen(handle, "wb")
+            raise OutputError(f"{out}: cannot write here ({err.strerror})") from None
+        self._stream: Any = os.fdopen(handle, "wb")
 
-    def _write(self, data: bytes) -> None:
+    def write(self, frame: Any) -> None:
         from classifier.errors import OutputError
 
+        data = csv_bytes(frame, sep=self.sep)
+        if self._header is None:
+            self._header = csv_bytes(frame.iloc[:0], sep=self.sep)
+        elif data.startswith(self._header):
+            data = data[len(self._header) :]
+        else:  # pragma: no cover - every frame has the first one's columns
+            raise AssertionError("a frame's header differs from the first frame's")
         try:
             self._stream.write(data)
         except OSError as err:
             self.discard()
             raise OutputError(f"{self.out}: cannot write it ({err.strerror or err})") from None
 
-    def commit(self) -> FixResult:
-        """Put the corrected copy in place (atomically) and say what changed."""
+    def commit(self) -> Path:
         from classifier.errors import OutputError
 
-        if not self.streamed:
-            assert self._last is not None, "commit before any chunk"
-            corpus = replace(self._last, path=self.name)
-            write_cells(corpus, self._cells, self.out, option=self.option)
-        else:
-            try:
-                self._stream.flush()
-                os.fsync(self._stream.fileno())
-                self._stream.close()
-                os.replace(self._temp, self.out)
-            except OSError as err:
-                self.discard()
-                raise OutputError(f"{self.out}: cannot write it ({err.strerror or err})") from None
-            self._stream = self._temp = None
-        return FixResult(self.out, self.messages_changed, self.cells_changed)
+        try:
+            self._stream.flush()
+            os.fsync(self._stream.fileno())
+            self._stream.close()
+            os.replace(self._temp, self.out)
+        except OSError as err:
+            self.discard()
+            raise OutputError(f"{self.out}: cannot write it ({err.strerror or err})") from None
+        return self.out
 
     def discard(self) -> None:
-        """Remove the temp file, if any; the output is left as it was."""
-        if self._stream is not None:
+        if not self._stream.closed:
             self._stream.close()
-            self._stream = None
-        if self._temp is not None:
-            self._temp.unlink(missing_ok=True)
-            self._temp = None
+        self._temp.unlink(missing_ok=True)
 
 
 def _fixed_frame(frame: Any, cells: dict[tuple[int, str], list[str]]) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
@@ -99,6 +100,20 @@ class AuditReport:
             if len(shown) < len(group):
                 lines.append(f"... and {len(group) - len(shown)} more\n")
         return "\n".join(lines) + "\n"
+
+    def write_csv(self, out: str | Path, rows: int = 200_000) -> Path:
+        """The findings as CSV (``csv_text``'s bytes), written ``rows`` at a time into a
+        temp file renamed at the end: no second copy of every finding in memory."""
+        from classifier.audit.fix import CsvParts
+
+        parts = CsvParts(Path(out))
+        try:
+            for start in range(0, max(len(self.findings), 1), rows):
+                parts.write(self.findings.iloc[start : start + rows])
+        except BaseException:
+            parts.discard()
+            raise
+        return parts.commit()
 
     def to_dict(self) -> dict[str, Any]:
         records = self.findings.astype(object).where(self.findings.notna(), None)
