@@ -115,7 +115,8 @@ def write_parquet_dataset(folder: Path, csv: Path, files: int = 20) -> Path:
         temp.mkdir(parents=True)
         names = pacsv.open_csv(csv).schema.names
         convert = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
-        rows = sum(1 for _ in open(csv, "rb")) - 1  # no cell of the export holds a line break
+        with open(csv, "rb") as lines:  # no cell of the export holds a line break
+            rows = sum(1 for _ in lines) - 1
         per_file = -(-rows // files)
         reader = pacsv.open_csv(csv, convert_options=convert)
         pending, number = [], 0
