@@ -19,7 +19,6 @@ from classifier.audit.duplicates import (
     CROSS_ROW_CHECKS,
     cross_row_findings,
     cross_row_keys,
-    signature_names,
 )
 from classifier.audit.health import HealthSettings
 from classifier.audit.report import CHECKS, HEALTH_CHECKS, AuditReport, report_of, select_checks
@@ -72,8 +71,7 @@ def audit_dataset(
         tally.add(chunk)
         found.append(_compact(row_findings(chunk, selected)))
         if cross:
-            keys.append(cross_row_keys(chunk))
-            names.update(signature_names(chunk))
+            keys.append(cross_row_keys(chunk, names))
             ids.append(pa.array(chunk.messages["id"].to_numpy(dtype=object), pa.string()))
         if fix is not None:
             fix.add(chunk)
