@@ -517,8 +517,8 @@ def audit(
 
     Example: feedtag audit examples/helpdesk-export.csv --cross-validate --fail-on warning
     """
-    from classifier.audit import run_audit
-    from classifier.audit.fix import write_fixed
+    from contextlib import nullcontext
+
     from classifier.audit.health import HealthSettings
     from classifier.errors import UsageError
     from classifier.taxonomy import load_taxonomy
@@ -529,12 +529,49 @@ def audit(
         raise UsageError("use --cross-validate or --model, not both")
     loaded = load_taxonomy(taxonomy)
     columns = _columns(id_column, text_column, tags_column, axis_column)
-    data = _load(corpus, loaded, columns, require_tags=True)
-    predictions = _audit_predictions(data, cross_validate, folds, model)
     settings = HealthSettings(rare_below=rare_below)
-    report = run_audit(data, checks.split(",") if checks else None, predictions, settings)
+    chosen = checks.split(",") if checks else None
+    if cross_validate or model is not None:  # the model-assisted audit reads the corpus whole
+        from classifier.audit import run_audit
+        from classifier.audit.fix import write_fixed
+
+        data = _load(corpus, loaded, columns, require_tags=True)
+        predictions = _audit_predictions(data, cross_validate, folds, model)
+        report = run_audit(data, chosen, predictions, settings)
+        _audit_outputs(report, format, output, limit)
+        if fix is not None:
+            _said_fixed(write_fixed(data, fix))
+    else:
+        from classifier.audit.fix import ChunkedFix
+        from classifier.audit.stream import audit_dataset
+
+        fixer = ChunkedFix(str(corpus), fix) if fix is not None else None
+        with fixer or nullcontext():
+            with _spinner(f"reading {corpus}"):
+                report = audit_dataset(
+                    str(corpus), loaded, columns, chosen, settings=settings, fix=fixer
+                )
+            _audit_outputs(report, format, output, limit)
+            if fixer is not None:
+                _said_fixed(fixer.commit())
+    if report.fails(fail_on.value):
+        raise typer.Exit(1)
+
+
+def _said_fixed(fixed) -> None:
+    err.print(
+        f"fixed {fixed.cells_changed} tag cells in {fixed.messages_changed} messages: "
+        f"wrote {fixed.path}",
+        highlight=False,
+    )
+
+
+def _audit_outputs(report, format: DataFormat, output: Path | None, limit: int) -> None:
     if format is DataFormat.json:
         _emit(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", output)
+    elif format is DataFormat.csv and output is not None:
+        report.write_csv(output)  # in slices: a large audit's CSV is not held twice
+        err.print(f"wrote {output}", highlight=False)
     elif format is DataFormat.csv:
         from classifier.output import csv_text
 
@@ -543,15 +580,6 @@ def audit(
         _emit(report.to_markdown(limit), output)
     else:
         _print_audit(report, limit)
-    if fix is not None:
-        fixed = write_fixed(data, fix)
-        err.print(
-            f"fixed {fixed.cells_changed} tag cells in {fixed.messages_changed} messages: "
-            f"wrote {fixed.path}",
-            highlight=False,
-        )
-    if report.fails(fail_on.value):
-        raise typer.Exit(1)
 
 
 def _audit_predictions(data, cross_validate: bool, folds: int, model: Path | None):

@@ -1,11 +1,14 @@
 """Row checks: each takes a resolved corpus and returns findings with the same columns.
 
 Every check is vectorised over the corpus's tags table, so a million messages take seconds.
+A row check reads nothing but the message's own row, so it runs on any chunk of a dataset
+(``row_findings``) and the chunks' findings, end to end, are the whole corpus's.
 """
 
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from classifier.corpus import repeats
@@ -246,3 +249,25 @@ ROW_CHECKS = {
     "alias-tag": alias_tag,
     "deprecated-tag": deprecated_tag,
 }
+
+
+def row_findings(chunk: Corpus, checks: Iterable[str] | None = None) -> pd.DataFrame:
+    """The findings of the row checks named in ``checks`` (others are ignored; default: every
+    one) on one chunk of a dataset, or a whole corpus.
+
+    ``row`` holds the dataset's row numbers (``chunk.messages.row``). Ordered by row, then
+    by the order of ``ROW_CHECKS``, as the report orders them; so chunks' findings in chunk
+    order are in report order too.
+    """
+    import numpy as np
+    import pandas as pd
+
+    names = set(ROW_CHECKS if checks is None else checks)
+    parts = [check(chunk) for name, check in ROW_CHECKS.items() if name in names]
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return none()
+    found = pd.concat(parts, ignore_index=True)
+    order = found["check"].map({name: i for i, name in enumerate(ROW_CHECKS)}).to_numpy()
+    rows = found["row"].to_numpy(dtype=np.int64)
+    return found.iloc[np.lexsort((order, rows))].reset_index(drop=True)

@@ -2,12 +2,16 @@
 
 Only the mechanical fixes are made: aliases and retired tags become their canonical tag, and a
 tag written twice is kept once. Rows, columns, order and every other cell stay as they were.
+A dataset read in chunks is fixed by ``ChunkedFix``: CSV and TSV chunk by chunk into a temp
+file renamed at the end (the same bytes as ``write_fixed``), other formats from the changed
+cells at the end.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -84,6 +88,150 @@ def write_cells(
     return out
 
 
+class ChunkedFix:
+    """``write_fixed`` of a dataset read in chunks: ``add`` each chunk in order, then
+    ``commit`` (or ``discard``; leaving the ``with`` block without a commit discards).
+
+    The output is refused before any reading (an input, or another format, as
+    ``write_cells`` refuses). CSV and TSV rows are written as each chunk arrives, so memory
+    follows the chunk; JSON, JSON Lines and Parquet keep the changed cells and are written
+    from the input file at the end (one file only).
+    """
+
+    def __init__(self, name: str, out: str | Path, option: str = "--fix") -> None:
+        from classifier.dataset import dataset_files
+        from classifier.readers import format_of
+
+        self.name, self.out, self.option = name, Path(out), option
+        files = dataset_files(name)
+        self.format = format_of(files[0])
+        refuse_overwrite({option: self.out}, {"CORPUS": name})
+        wanted = FORMATS.get(self.out.suffix.lower())
+        if wanted is not None and wanted != self.format:
+            raise UsageError(
+                f"{self.out}: {option} writes the input's format ({self.format}); "
+                "give the file that suffix"
+            )
+        self.streamed = self.format in ("csv", "tsv")
+        if not self.streamed and len(files) > 1:
+            raise UsageError(
+                f"{name}: {option} of a dataset of several {self.format} files is not "
+                "supported; fix each file, or give a CSV dataset"
+            )
+        self.sep = "\t" if self.format == "tsv" else ","
+        if self.format == "csv" and files[0] != "-":
+            with open(files[0], "rb") as source:
+                self.sep = csv_delimiter(source.readline())  # keep a ';' file a ';' file
+        self.messages_changed = self.cells_changed = 0
+        self._cells: dict[tuple[int, str], list[str]] = {}
+        self._last: Corpus | None = None
+        self._csv: CsvParts | None = None
+
+    def __enter__(self) -> ChunkedFix:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.discard()
+
+    def add(self, chunk: Corpus) -> None:
+        cells = fixed_cells(chunk)
+        self.cells_changed += len(cells)
+        self.messages_changed += len({message for message, _ in cells})
+        if not self.streamed:
+            offset = int(chunk.messages["row"].iat[0]) - 1 if len(chunk) else 0
+            self._cells.update({(p + offset, c): tags for (p, c), tags in cells.items()})
+            self._last = chunk
+            return
+        if self._csv is None:
+            self._csv = CsvParts(self.out, self.sep)
+        self._csv.write(_fixed_frame(chunk.frame, cells))
+
+    def commit(self) -> FixResult:
+        """Put the corrected copy in place (atomically) and say what changed."""
+        if not self.streamed:
+            assert self._last is not None, "commit before any chunk"
+            corpus = replace(self._last, path=self.name)
+            write_cells(corpus, self._cells, self.out, option=self.option)
+        else:
+            self._csv.commit()
+            self._csv = None
+        return FixResult(self.out, self.messages_changed, self.cells_changed)
+
+    def discard(self) -> None:
+        """Remove the temp file, if any; the output is left as it was."""
+        if self._csv is not None:
+            self._csv.discard()
+            self._csv = None
+
+
+class CsvParts:
+    """One CSV written frame by frame into a temp file beside ``out``, renamed by ``commit``:
+    the bytes ``csv_bytes`` gives for the frames put end to end (one header)."""
+
+    def __init__(self, out: Path, sep: str = ",") -> None:
+        import tempfile
+
+        from classifier.errors import OutputError
+        from classifier.output import _umask
+
+        self.out, self.sep, self._header = out, sep, None
+        if out.is_dir():
+            raise OutputError(f"{out}: is a directory; name a file to write")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            handle, temp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+            self._temp = Path(temp)
+            os.chmod(temp, 0o666 & ~_umask())  # as write_atomic: normal permissions
+        except OSError as err:
+            raise OutputError(f"{out}: cannot write here ({err.strerror})") from None
+        self._stream: Any = os.fdopen(handle, "wb")
+
+    def write(self, frame: Any) -> None:
+        from classifier.errors import OutputError
+
+        data = csv_bytes(frame, sep=self.sep)
+        if self._header is None:
+            self._header = csv_bytes(frame.iloc[:0], sep=self.sep)
+        elif data.startswith(self._header):
+            data = data[len(self._header) :]
+        else:  # pragma: no cover - every frame has the first one's columns
+            raise AssertionError("a frame's header differs from the first frame's")
+        try:
+            self._stream.write(data)
+        except OSError as err:
+            self.discard()
+            raise OutputError(f"{self.out}: cannot write it ({err.strerror or err})") from None
+
+    def commit(self) -> Path:
+        from classifier.errors import OutputError
+
+        try:
+            self._stream.flush()
+            os.fsync(self._stream.fileno())
+            self._stream.close()
+            os.replace(self._temp, self.out)
+        except OSError as err:
+            self.discard()
+            raise OutputError(f"{self.out}: cannot write it ({err.strerror or err})") from None
+        return self.out
+
+    def discard(self) -> None:
+        if not self._stream.closed:
+            self._stream.close()
+        self._temp.unlink(missing_ok=True)
+
+
+def _fixed_frame(frame: Any, cells: dict[tuple[int, str], list[str]]) -> Any:
+    """A copy of ``frame`` with the new tag lists written in."""
+    frame = frame.copy()
+    for (position, column), tags in cells.items():
+        if column not in frame.columns:
+            frame[column] = ""
+        at = frame.columns.get_loc(column)
+        frame.iat[position, at] = _cell(frame.iat[position, at], tags)
+    return frame
+
+
 def _cell(original: Any, tags: list[str]) -> Any:
     """Write a tag list back the way the original cell was written."""
     if not isinstance(original, str):
@@ -95,12 +243,7 @@ def _cell(original: Any, tags: list[str]) -> Any:
 
 
 def _csv(corpus: Corpus, cells: dict, out: Path) -> None:
-    frame = corpus.frame.copy()
-    for (position, column), tags in cells.items():
-        if column not in frame.columns:
-            frame[column] = ""
-        at = frame.columns.get_loc(column)
-        frame.iat[position, at] = _cell(frame.iat[position, at], tags)
+    frame = _fixed_frame(corpus.frame, cells)
     sep = "\t" if corpus.format == "tsv" else ","
     if corpus.format == "csv" and corpus.path != "-":
         with open(corpus.path, "rb") as source:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from classifier.audit.suspects import Predictions
+    from classifier.audit.tally import Tally
     from classifier.corpus import Corpus
 
 
@@ -63,14 +64,12 @@ class AxisHealth(BaseModel):
     confusable: list[ConfusablePair] | None = None
 
 
-def _counts(corpus: Corpus, axis: str) -> dict[str, int]:
-    """Messages per current tag of ``axis`` (exactly one tag on the axis)."""
-    labels = corpus.labels(axis).dropna().value_counts()
-    return {
-        tag.id: int(labels.get(tag.id, 0))
-        for tag in corpus.taxonomy.axes[axis].tags
-        if not tag.deprecated
-    }
+def tally_of(source: Corpus | Tally) -> Tally:
+    """The counts the health checks read: a corpus is counted, a ``Tally`` (of a dataset
+    read in chunks) is used as it is."""
+    from classifier.audit.tally import Tally
+
+    return source if isinstance(source, Tally) else Tally.of(source)
 
 
 def _taxonomy_findings(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -85,16 +84,17 @@ def _taxonomy_findings(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame[COLUMNS]
 
 
-def _name(corpus: Corpus, axis: str, tag: str) -> str:
+def _name(corpus: Corpus | Tally, axis: str, tag: str) -> str:
     return corpus.taxonomy.tag(axis, tag).name
 
 
-def rare_tag(corpus: Corpus, settings: HealthSettings | None = None) -> pd.DataFrame:
+def rare_tag(corpus: Corpus | Tally, settings: HealthSettings | None = None) -> pd.DataFrame:
     """A tag on a few messages: a model cannot learn it and agents may not know it."""
     settings = settings or HealthSettings()
+    corpus = tally_of(corpus)
     rows = []
     for axis in corpus.taxonomy.axes:
-        for tag, n in _counts(corpus, axis).items():
+        for tag, n in corpus.label_counts(axis).items():
             if 0 < n < settings.rare_below:
                 rows.append(
                     _row(
@@ -110,23 +110,25 @@ def rare_tag(corpus: Corpus, settings: HealthSettings | None = None) -> pd.DataF
     return _taxonomy_findings(rows)
 
 
-def unused_tag(corpus: Corpus) -> pd.DataFrame:
+def unused_tag(corpus: Corpus | Tally) -> pd.DataFrame:
     """A current tag no message carries: dead weight in the agents' picker, or a missed one."""
+    corpus = tally_of(corpus)
     rows = [
         _row("unused-tag", "info", axis, tag, corpus, "no message carries it")
         for axis in corpus.taxonomy.axes
-        for tag, n in _counts(corpus, axis).items()
+        for tag, n in corpus.label_counts(axis).items()
         if n == 0
     ]
     return _taxonomy_findings(rows)
 
 
-def catch_all(corpus: Corpus, settings: HealthSettings | None = None) -> pd.DataFrame:
+def catch_all(corpus: Corpus | Tally, settings: HealthSettings | None = None) -> pd.DataFrame:
     """One tag holding an outsized share of an axis: it hides what the messages are about."""
     settings = settings or HealthSettings()
+    corpus = tally_of(corpus)
     rows = []
     for axis in corpus.taxonomy.axes:
-        counts = _counts(corpus, axis)
+        counts = corpus.label_counts(axis)
         total = sum(counts.values())
         if not total or not counts:
             continue
@@ -148,7 +150,9 @@ def catch_all(corpus: Corpus, settings: HealthSettings | None = None) -> pd.Data
     return _taxonomy_findings(rows)
 
 
-def _row(check: str, severity: str, axis: str, tags: str, corpus: Corpus, message: str) -> dict:
+def _row(
+    check: str, severity: str, axis: str, tags: str, corpus: Corpus | Tally, message: str
+) -> dict:
     return {
         "check": check,
         "severity": severity,
@@ -251,7 +255,7 @@ def _snippet(text: Any, width: int = 80) -> str:
 
 
 def axis_health(
-    corpus: Corpus,
+    corpus: Corpus | Tally,
     settings: HealthSettings,
     predictions: Predictions | None,
     found: pd.DataFrame,
@@ -259,9 +263,10 @@ def axis_health(
 ) -> dict[str, AxisHealth]:
     """The summary's figures per axis (``suspects`` only when that check ran)."""
     result = {}
+    corpus = tally_of(corpus)
     accuracy = predictions.accuracy() if predictions is not None else {}
     for axis in corpus.taxonomy.axes:
-        counts = _counts(corpus, axis)
+        counts = corpus.label_counts(axis)
         total = sum(counts.values())
         largest = max(counts, key=counts.__getitem__) if total else None
         figures = AxisHealth(

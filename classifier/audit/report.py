@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
 from classifier.audit.checks import COLUMNS, ROW_CHECKS
-from classifier.audit.duplicates import conflicting_duplicates, duplicate_message
+from classifier.audit.duplicates import CROSS_ROW_CHECKS, conflicting_duplicates, duplicate_message
 from classifier.audit.health import AxisHealth, HealthSettings
 from classifier.errors import UsageError
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from classifier.audit.suspects import Predictions
+    from classifier.audit.tally import Tally
     from classifier.corpus import Corpus
 
 Check = Callable[["Corpus"], "pd.DataFrame"]
@@ -99,6 +101,20 @@ class AuditReport:
                 lines.append(f"... and {len(group) - len(shown)} more\n")
         return "\n".join(lines) + "\n"
 
+    def write_csv(self, out: str | Path, rows: int = 200_000) -> Path:
+        """The findings as CSV (``csv_text``'s bytes), written ``rows`` at a time into a
+        temp file renamed at the end: no second copy of every finding in memory."""
+        from classifier.audit.fix import CsvParts
+
+        parts = CsvParts(Path(out))
+        try:
+            for start in range(0, max(len(self.findings), 1), rows):
+                parts.write(self.findings.iloc[start : start + rows])
+        except BaseException:
+            parts.discard()
+            raise
+        return parts.commit()
+
     def to_dict(self) -> dict[str, Any]:
         records = self.findings.astype(object).where(self.findings.notna(), None)
         return {
@@ -154,13 +170,57 @@ def run_audit(
 
     Row findings come first, ordered by row, then by the order of ``CHECKS``; then
     ``suspect-tag`` findings, worst (lowest ``score``) first; then the taxonomy findings,
-    which have no row (``row`` is a nullable integer column).
+    which have no row (``row`` is a nullable integer column). A dataset too large for memory
+    gets the same report from ``classifier.audit.stream.audit_dataset``.
     """
-    import pandas as pd
+    from classifier.audit.checks import row_findings
+    from classifier.audit.duplicates import (
+        cross_row_findings,
+        cross_row_keys,
+        signature_names,
+        with_ids,
+    )
+    from classifier.audit.tally import Tally
 
     settings = settings or HealthSettings()
     selected = select_checks(checks, predictions, settings)
-    parts = [check(corpus) for check in selected.values()]
+    tally = Tally.of(corpus)
+    parts = [row_findings(corpus, selected)]
+    if any(name in CROSS_ROW_CHECKS for name in selected):
+        keys = cross_row_keys(corpus)
+        found = cross_row_findings(keys, signature_names(corpus), checks=selected)
+        parts.append(with_ids(found, corpus))
+    for name, check in selected.items():
+        if name not in CHECKS:
+            parts.append(check(tally if name in HEALTH_CHECKS else corpus))
+    return report_of(corpus.path, tally, parts, predictions, settings, selected)
+
+
+def report_of(
+    source: str,
+    tally: Tally,
+    parts: list[pd.DataFrame],
+    predictions: Predictions | None,
+    settings: HealthSettings,
+    selected: Iterable[str],
+) -> AuditReport:
+    """The report from the findings of every check (any order of parts) and the corpus's
+    counts: findings put in report order (see ``run_audit``), the summary and health."""
+    found = order_findings(parts)
+    selected = list(selected)
+    health = None
+    if predictions is not None or any(name not in CHECKS for name in selected):
+        from classifier.audit.health import axis_health
+
+        health = axis_health(tally, settings, predictions, found, "suspect-tag" in selected)
+    return AuditReport(found, summarise(tally, found, predictions, health, source))
+
+
+def order_findings(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Findings of all checks in report order: row findings by row then ``ORDER``, then
+    suspects by score, then taxonomy findings by ``ORDER``; ties keep their parts' order."""
+    import pandas as pd
+
     found = pd.concat(
         [p.astype({"row": "Int64"}) for p in parts if len(p)]
         or [pd.DataFrame(columns=COLUMNS).astype({"row": "Int64", "score": "float64"})],
@@ -172,13 +232,8 @@ def run_audit(
     found = found.assign(_key=found["row"].astype("float64").where(group == 0, found["score"]))
     found = found.sort_values(["_group", "_key", "_order"], kind="stable", ignore_index=True)
     found = found.drop(columns=["_group", "_order", "_key"])
-    found = found.astype({"row": "Int64", "score": "float64"})
-    health = None
-    if predictions is not None or any(name not in CHECKS for name in selected):
-        from classifier.audit.health import axis_health
-
-        health = axis_health(corpus, settings, predictions, found, "suspect-tag" in selected)
-    return AuditReport(found, summarise(corpus, found, predictions, health))
+    text = {column: object for column in COLUMNS if column not in ("row", "score")}
+    return found.astype({"row": "Int64", "score": "float64", **text})
 
 
 def _health_lines(health: dict[str, AxisHealth] | None) -> list[str]:
@@ -206,32 +261,23 @@ def health_line(figures: AxisHealth) -> str:
 
 
 def summarise(
-    corpus: Corpus,
+    tally: Tally,
     found: pd.DataFrame,
     predictions: Predictions | None = None,
     health: dict[str, AxisHealth] | None = None,
+    source: str = "",
 ) -> Summary:
-    import numpy as np
-    import pandas as pd
-
-    counts = {axis: corpus.tag_counts(axis) for axis in corpus.taxonomy.axes}
-    complete = pd.Series(np.logical_and.reduce([n == 1 for n in counts.values()]))
-    tags = {}
-    for axis, per_message in counts.items():
-        labels = corpus.labels(axis).dropna().value_counts()
-        distribution = {tag: int(labels.get(tag, 0)) for tag in corpus.taxonomy.axes[axis].ids}
-        distribution["(none)"] = int((per_message == 0).sum())
-        distribution["(several)"] = int((per_message > 1).sum())
-        tags[axis] = distribution
+    """The summary of a corpus from its counts and every finding."""
+    messages = tally.messages
     return Summary(
-        source=corpus.path,
-        messages=len(corpus),
-        complete=int(complete.sum()),
-        complete_share=float(complete.mean()) if len(corpus) else 0.0,
+        source=source,
+        messages=messages,
+        complete=tally.complete,
+        complete_share=tally.complete / messages if messages else 0.0,
         by_severity={s: int(found["severity"].eq(s).sum()) for s in SEVERITIES},
         by_check={name: int(n) for name, n in found["check"].value_counts().items()},
-        tags=tags,
-        agents=_agents(corpus, found, complete),
+        tags={axis: dict(counts) for axis, counts in tally.tags.items()},
+        agents=_agents(tally, found),
         model=None if predictions is None else _judged_by(predictions),
         health=health,
     )
@@ -243,24 +289,30 @@ def _judged_by(predictions: Predictions) -> str:
     return f"cross-validation ({predictions.detail})"
 
 
-def _agents(corpus: Corpus, found: pd.DataFrame, complete: pd.Series) -> list[AgentSummary] | None:
-    import pandas as pd
+def _agents(tally: Tally, found: pd.DataFrame) -> list[AgentSummary] | None:
+    """Per agent (by name): messages, share complete, and errors and warnings on them."""
+    import numpy as np
 
-    if "agent" not in corpus.messages:
+    if tally.agents is None:
         return None
-    agent = corpus.messages["agent"].replace("", "(none)")
-    by_row = pd.Series(agent.to_numpy(), index=corpus.messages["row"].to_numpy())
-    finding_agent = found["row"].map(by_row)
+    rows = found["row"].fillna(0).to_numpy(dtype=np.int64)
+    agent = tally.agent_of(rows)
+    known = agent >= 0
+    size = len(tally.agent_names)
+    severity = found["severity"].to_numpy(dtype=object)
+    errors = np.bincount(agent[known & (severity == "error")], minlength=size)
+    warnings = np.bincount(agent[known & (severity == "warning")], minlength=size)
     result = []
-    for name, members in agent.groupby(agent, sort=True).groups.items():
-        mine = found[finding_agent.eq(name)]
+    for name in sorted(tally.agents):
+        messages, complete = tally.agents[name]
+        code = tally.agent_names.index(name)
         result.append(
             AgentSummary(
-                agent=str(name),
-                messages=len(members),
-                complete_share=float(complete.loc[members].mean()),
-                errors=int(mine["severity"].eq("error").sum()),
-                warnings=int(mine["severity"].eq("warning").sum()),
+                agent=name,
+                messages=messages,
+                complete_share=complete / messages,
+                errors=int(errors[code]),
+                warnings=int(warnings[code]),
             )
         )
     return result

@@ -1,0 +1,103 @@
+"""Counts of a corpus that the audit's summary and taxonomy health read: summed chunk by chunk.
+
+A ``Tally`` of two chunks added together equals the tally of the two read as one corpus, so the
+summary of a dataset too large for memory needs only these counts (and, for the by-agent
+table, one small integer per message naming its agent).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from classifier.corpus import Corpus
+    from classifier.taxonomy import Taxonomy
+
+
+@dataclass
+class Tally:
+    """Counts of messages: ``tags[axis]`` holds, per tag id of the axis, the messages with
+    exactly that one tag on it, then ``(none)`` and ``(several)``; ``agents`` maps each agent
+    (``(none)`` for a blank cell) to [messages, complete messages] (``None``: no agent
+    column); ``agent_codes`` is per message (by row, from ``first_row``) its agent's index in
+    ``agent_names``."""
+
+    taxonomy: Taxonomy
+    messages: int = 0
+    complete: int = 0
+    tags: dict[str, dict[str, int]] = field(default_factory=dict)
+    agents: dict[str, list[int]] | None = None
+    agent_names: list[str] = field(default_factory=list)
+    agent_codes: list[np.ndarray] = field(default_factory=list)
+    first_row: int | None = None
+    _agent_index: dict[str, int] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, corpus: Corpus) -> Tally:
+        tally = cls(corpus.taxonomy)
+        tally.add(corpus)
+        return tally
+
+    def add(self, corpus: Corpus) -> None:
+        """Count one more chunk (chunks in row order)."""
+        import numpy as np
+        import pandas as pd
+
+        taxonomy = corpus.taxonomy
+        counts = {axis: corpus.tag_counts(axis) for axis in taxonomy.axes}
+        complete = np.logical_and.reduce([n == 1 for n in counts.values()])
+        complete = np.broadcast_to(complete, (len(corpus),))
+        self.messages += len(corpus)
+        self.complete += int(complete.sum())
+        if self.first_row is None and len(corpus):
+            self.first_row = int(corpus.messages["row"].iat[0])
+        for axis, per_message in counts.items():
+            labels = corpus.labels(axis).dropna().value_counts()
+            mine = self.tags.setdefault(
+                axis, {**dict.fromkeys(taxonomy.axes[axis].ids, 0), "(none)": 0, "(several)": 0}
+            )
+            for tag in taxonomy.axes[axis].ids:
+                mine[tag] += int(labels.get(tag, 0))
+            mine["(none)"] += int((per_message == 0).sum())
+            mine["(several)"] += int((per_message > 1).sum())
+        if "agent" not in corpus.messages:
+            return
+        if self.agents is None:
+            self.agents = {}
+        agent = corpus.messages["agent"].replace("", "(none)")
+        codes, names = pd.factorize(agent)
+        index = {name: self._code(name) for name in names.tolist()}
+        mapping = np.array([index[name] for name in names.tolist()], dtype=np.int32)
+        self.agent_codes.append(mapping[codes] if len(codes) else codes.astype(np.int32))
+        members = np.bincount(codes, minlength=len(names))
+        done = np.bincount(codes, weights=complete, minlength=len(names))
+        for name, n, k in zip(names.tolist(), members.tolist(), done.tolist(), strict=True):
+            figures = self.agents.setdefault(name, [0, 0])
+            figures[0] += int(n)
+            figures[1] += int(k)
+
+    def _code(self, name: str) -> int:
+        if name not in self._agent_index:
+            self._agent_index[name] = len(self.agent_names)
+            self.agent_names.append(name)
+        return self._agent_index[name]
+
+    def agent_of(self, rows: np.ndarray) -> np.ndarray:
+        """The agent code of each row number (-1 for a missing row number, given as < 1)."""
+        import numpy as np
+
+        codes = np.concatenate(self.agent_codes) if self.agent_codes else np.zeros(0, np.int32)
+        self.agent_codes = [codes]
+        positions = np.asarray(rows, dtype=np.int64) - (self.first_row or 1)
+        valid = (positions >= 0) & (positions < codes.size)
+        found = np.full(positions.size, -1, dtype=np.int64)
+        found[valid] = codes[positions[valid]]
+        return found
+
+    def label_counts(self, axis: str) -> dict[str, int]:
+        """Messages per current (not retired) tag of ``axis``, exactly one tag on the axis."""
+        mine = self.tags[axis]
+        return {tag.id: mine[tag.id] for tag in self.taxonomy.axes[axis].tags if not tag.deprecated}
