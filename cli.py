@@ -1393,7 +1393,7 @@ def train(
 
     loaded = load_taxonomy(taxonomy)
     columns = _columns(id_column, text_column, tags_column, axis_column, group_column)
-    data = _load(corpus, loaded, columns, require_tags=True)
+    data = _load_training(corpus, loaded, columns)
     bar, tick = _progress(f"training on {len(data)} messages")
     with bar:
         result = train_corpus(
@@ -1407,6 +1407,16 @@ def train(
         )
     _print_training_report(result, target_precision)
     err.print(f"wrote {result.directory} (model data, meta.json, card.md)", highlight=False)
+
+
+def _load_training(path, taxonomy, columns):
+    """What train reads of a corpus: ids, texts, sources and known tags, read in chunks."""
+    from classifier.dataset import read_compact
+
+    with _spinner(f"reading {path}"):
+        return read_compact(
+            str(path), taxonomy, columns, roles=("id", "text", "group"), require_tags=True
+        )
 
 
 def _print_training_report(result, target_precision: float) -> None:

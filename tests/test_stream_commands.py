@@ -264,3 +264,27 @@ def test_commands_read_a_directory_of_parquet_files(tmp_path, taxonomy, taxonomy
     done = runner.invoke(app, ["stats", str(dataset), "--format", "json", *flags])
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout) == compute_stats(whole).to_dict()
+
+
+# --- train ------------------------------------------------------------------------------------
+
+
+@PROPERTY
+@given(records=MESSAGES, chunk_rows=st.integers(1, 8))
+def test_train_reads_the_same_texts_labels_and_sources_in_chunks(taxonomy, records, chunk_rows):
+    from classifier.dataset import read_compact
+    from classifier.model.training import corpus_groups, corpus_labels
+
+    records = [{**r, "source": r["user_id"]} for r in records]
+    with tempfile.TemporaryDirectory() as work:
+        path = write_csv(records, Path(work) / "corpus.csv")
+        whole = load_corpus(path, taxonomy, require_tags=True)
+        compact = read_compact(
+            str(path), taxonomy, roles=("id", "text", "group"), chunk_rows=chunk_rows
+        )
+    texts, labels, left_out = corpus_labels(compact)
+    expected = corpus_labels(whole)
+    assert texts == expected[0] and left_out == expected[2]
+    pd.testing.assert_frame_equal(labels, expected[1])
+    assert corpus_groups(compact) == corpus_groups(whole)
+    assert list(compact.frame.columns) == list(whole.frame.columns) and compact.frame.empty

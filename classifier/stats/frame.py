@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from classifier.corpus import timestamps
 from classifier.errors import CorpusError, UsageError
@@ -215,8 +216,8 @@ def message_columns(
             "created": created.iloc[kept].reset_index(drop=True),
             "conversation": conversation[kept],
             "alone": alone[kept],
-            "user": _users(messages).iloc[kept].reset_index(drop=True).astype("category"),
-            **{axis: pd.Categorical(_labels(corpus, axis)[kept]) for axis in corpus.taxonomy.axes},
+            "user": _categorical(_users(messages).to_numpy(dtype=object)[kept]),
+            **{axis: _categorical(_labels(corpus, axis)[kept]) for axis in corpus.taxonomy.axes},
             "response_s": response[kept],
         }
     )
@@ -231,6 +232,13 @@ def message_columns(
         has_responses=corpus.columns.first_response_at is not None
         or corpus.columns.first_response_seconds is not None,
     )
+
+
+def _categorical(values: np.ndarray) -> pd.Categorical:
+    """Text values (``None`` for missing) as a categorical whose categories are plain objects,
+    so the chunks' categories can be united whatever each chunk holds."""
+    values = pd.Series(values, dtype=object)
+    return pd.Categorical(values, categories=pd.Index(values.dropna().unique(), dtype=object))
 
 
 def contacts_of_chunks(
@@ -260,14 +268,18 @@ def combine_columns(parts: list[MessageColumns], timezone: str, when: Period) ->
     for part in parts:
         if part.response_error is not None:
             raise part.response_error
-    rows = pd.concat([p.rows for p in parts], ignore_index=True) if len(parts) > 1 else first.rows
+    categorical = ["user", *first.axes]
+    rows = pd.concat([p.rows.drop(columns=categorical) for p in parts], ignore_index=True)
+    for column in categorical:  # codes over the union of the chunks' categories: no strings
+        rows[column] = union_categoricals([p.rows[column] for p in parts])
     if not len(rows):
         raise CorpusError(f"{first.source}: no messages with a created_at in the dates asked for")
     created = rows["created"]
     conversation = pd.factorize(rows["conversation"])[0]
     alone = rows["alone"].to_numpy()
     conversation[alone] = conversation.max(initial=-1) + 1 + np.arange(int(alone.sum()))
-    user, user_ids = pd.factorize(rows["user"].astype(object))
+    user = rows["user"].cat.codes.to_numpy().astype(np.int64)
+    user_ids = rows["user"].cat.categories
     local = created.dt.tz_convert(when.zone).dt.tz_localize(None)
     week = monday(local)
     kept = np.arange(len(rows))
@@ -284,7 +296,7 @@ def combine_columns(parts: list[MessageColumns], timezone: str, when: Period) ->
             "week": week.iloc[heads].to_numpy(),
             "weekday": local.iloc[heads].dt.day_of_week.to_numpy(),
             "hour": local.iloc[heads].dt.hour.to_numpy(),
-            **{axis: rows[axis].to_numpy(dtype=object)[heads] for axis in first.axes},
+            **{axis: rows[axis].take(heads).to_numpy(dtype=object) for axis in first.axes},
             "response_s": rows["response_s"].to_numpy()[heads],
         }
     )
