@@ -58,6 +58,8 @@ def dataset_files(name: str) -> list[str]:
             if Path(file).is_file() and not Path(file).name.startswith((".", "_"))
         )
         if not found:
+            if not {"*", "?"} & set(name):  # brackets alone are more often a file's name
+                raise CorpusError(f"{name}: no such file")
             raise CorpusError(f"{name}: no files match this pattern")
         for file in found:
             format_of(file)

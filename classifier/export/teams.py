@@ -140,8 +140,9 @@ def export_chunk(corpus: Corpus, selection: Selection, suggest: Suggester | None
     selection : Selection
         From :func:`select` over the corpus's taxonomy.
     suggest : callable, optional
-        Fills missing tags (see ``Suggester``); called once, with the texts of the selected
-        messages that lack a tag on some axis and have text.
+        Fills missing tags (see ``Suggester``); called once per chunk, with the texts of the
+        selected messages that lack a tag on some axis and have text. Its answer for a text
+        must not depend on the other texts asked with it (a model's does not).
     """
     import numpy as np
     import pandas as pd
