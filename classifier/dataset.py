@@ -47,6 +47,8 @@ def dataset_files(name: str) -> list[str]:
             and file.suffix.lower() in FORMATS
             and not any(part.startswith((".", "_")) for part in file.relative_to(path).parts)
         )
+        if not found and path.suffix.lower() in FORMATS:  # meant as a file
+            raise CorpusError(f"{name}: is a directory, not a corpus file")
         if not found:
             known = ", ".join(sorted(FORMATS))
             raise CorpusError(f"{name}: a directory with no corpus files ({known}) in it")
