@@ -6,6 +6,7 @@ each on stderr and exit code 2 (``--debug`` shows the traceback instead).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -741,8 +742,9 @@ def export(
 
     Example: feedtag export examples/helpdesk-export.csv --by team --out feedback/
     """
+    from classifier.dataset import iter_chunks
     from classifier.errors import UsageError
-    from classifier.export.teams import DEFAULT_MIN_CONFIDENCE, check_out_dir, export_corpus, select
+    from classifier.export.teams import DEFAULT_MIN_CONFIDENCE, check_out_dir, export_chunks, select
     from classifier.taxonomy import load_taxonomy
 
     # Compared by name: typer may vendor its own click, so the enum class can differ.
@@ -756,9 +758,11 @@ def export(
     check_out_dir(out, force)
     suggester = _suggester(model, loaded) if suggest else None
     columns = _columns(id_column, text_column, tags_column, axis_column)
-    data = _load(corpus, loaded, columns, require_tags=not suggest)
-    with _spinner(f"writing {out}"):
-        done = export_corpus(data, chosen, out, format=format.value, force=force, suggest=suggester)
+    chunks = iter_chunks(str(corpus), loaded, columns, require_tags=not suggest)
+    with _spinner(f"exporting {corpus} to {out}"):
+        done = export_chunks(
+            chunks, chosen, out, format=format.value, force=force, suggest=suggester
+        )
     _print_export(done, out)
 
 
@@ -1069,10 +1073,26 @@ SpikeMin = Annotated[
 
 
 def _stats(
-    corpus, taxonomy, users, active_users, timezone, since, until, by, skip, spike_min, columns
+    corpus,
+    taxonomy,
+    users,
+    active_users,
+    timezone,
+    since,
+    until,
+    by,
+    skip,
+    spike_min,
+    columns,
+    *,
+    whole=False,
 ):
-    """Read the corpus and side files, then compute every figure (shared by stats and report)."""
-    from classifier.stats import SpikeRule, StatsOptions, compute_stats
+    """Read the corpus and side files, then compute every figure (shared by stats and report).
+
+    The corpus is read in chunks, or ``whole`` (returned too) when the caller needs it after.
+    """
+    from classifier.dataset import iter_chunks
+    from classifier.stats import SpikeRule, StatsOptions, stats_of_chunks
     from classifier.stats.users import read_active_users, read_users
     from classifier.taxonomy import load_taxonomy
 
@@ -1088,10 +1108,12 @@ def _stats(
     from classifier.stats.frame import zone_of
 
     zone_of(timezone)  # a bad zone is a usage error before any file is read
-    data = _load(corpus, loaded, columns)
+    data = _load(corpus, loaded, columns) if whole else None
     signups = None if users is None else read_users(str(users), skip_bad_dates=skip)
     active = None if active_users is None else read_active_users(str(active_users))
-    return data, compute_stats(data, options, signups, active)
+    chunks = [data] if data is not None else iter_chunks(str(corpus), loaded, columns)
+    with _spinner(f"counting {corpus}"):
+        return data, stats_of_chunks(chunks, options, signups, active)
 
 
 @app.command()
@@ -1337,6 +1359,7 @@ def report(
         skip_bad_dates,
         spike_min,
         columns,
+        whole=True,  # the audit below reads the corpus whole
     )
     predictions = _audit_predictions(data, cross_validate, folds, model)
     audited = run_audit(data, None, predictions) if data.has_tags else None
@@ -1421,7 +1444,7 @@ def train(
 
     loaded = load_taxonomy(taxonomy)
     columns = _columns(id_column, text_column, tags_column, axis_column, group_column)
-    data = _load(corpus, loaded, columns, require_tags=True)
+    data = _load_training(corpus, loaded, columns)
     bar, tick = _progress(f"training on {len(data)} messages")
     with bar:
         result = train_corpus(
@@ -1436,6 +1459,16 @@ def train(
         )
     _print_training_report(result, target_precision)
     err.print(f"wrote {result.directory} (model data, meta.json, card.md)", highlight=False)
+
+
+def _load_training(path, taxonomy, columns):
+    """What train reads of a corpus: ids, texts, sources and known tags, read in chunks."""
+    from classifier.dataset import read_compact
+
+    with _spinner(f"reading {path}"):
+        return read_compact(
+            str(path), taxonomy, columns, roles=("id", "text", "group"), require_tags=True
+        )
 
 
 def _print_training_report(result, target_precision: float) -> None:
@@ -1711,14 +1744,28 @@ def suggest(
             _print_suggestion(result)
         say(err, (calibration, "dim"))
         return
-    from classifier.model.suggest import suggest_corpus
+    from classifier.dataset import iter_chunks
+    from classifier.model.suggest import write_suggestions
 
-    data = _load(input, loaded, _columns(id_column, text_column, None, None))
-    bar, tick = _progress(f"suggesting for {len(data)} messages")
-    with bar:
-        suggested = suggest_corpus(fitted, data, top=top, progress=tick)
-    _emit(suggested.to_csv() if chosen is SuggestFormat.csv else suggested.to_jsonl(), output)
+    chunks = iter_chunks(str(input), loaded, _columns(id_column, text_column, None, None))
+    bar, tick = _progress(f"suggesting for {input}")
+    with bar, _sink(output) as write:
+        write_suggestions(fitted, chunks, write, format=chosen.value, top=top, progress=tick)
+    if output is not None:
+        err.print(f"wrote {output}", highlight=False)
     say(err, (calibration, "dim"))
+
+
+@contextlib.contextmanager
+def _sink(output: Path | None):
+    """Where data written in pieces goes: stdout, or an atomic file renamed when whole."""
+    if output is None:
+        yield lambda data: typer.echo(data.decode("utf-8"), nl=False)
+        return
+    from classifier.output import atomic_stream
+
+    with atomic_stream(output) as stream:
+        yield stream.write
 
 
 @app.command()

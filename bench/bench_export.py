@@ -4,7 +4,8 @@ The corpus is made here (no download): one flat ``tags`` column spelled the way 
 write tags (``Team: Inbox; Bug``: ids, names, aliases, odd case, a retired tag), about 8% of
 messages missing or doubling a tag, and some text a spreadsheet would run as a formula.
 The timed run is the real command in a fresh process (``feedtag export CORPUS --by team``),
-so reading the corpus, resolving its tags and writing every file all count.
+so reading the corpus, resolving its tags and writing every file all count; its peak
+resident set is that process's own.
 
 Usage::
 
@@ -16,13 +17,16 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.bench_stats import timed  # noqa: E402
+
 SENTENCES = [
     "The messenger launcher does not show up on our pricing page",
     "Can we export conversations to CSV from the inbox?",
@@ -112,13 +116,11 @@ def main() -> None:
         feedtag = Path(sys.executable).with_name("feedtag")
         command = [str(feedtag), "export", str(corpus), "--by", "team", "--out", str(work / "out")]
         command += ["--format", args.format, "--force"]
-        env = {**os.environ, "COLUMNS": "100"}
-        began = time.perf_counter()
-        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
-        elapsed = time.perf_counter() - began
+        elapsed, cpu, peak = timed(command)
         print(
             f"export of {args.messages:,} messages (--format {args.format}, no --suggest): "
-            f"{elapsed:.1f} s"
+            f"{elapsed:.1f} s wall, {cpu:.1f} s CPU, peak RSS {peak:.2f} GiB "
+            f"(load average {os.getloadavg()[0]:.1f} after)"
         )
     finally:
         if args.keep is None:

@@ -47,6 +47,8 @@ def dataset_files(name: str) -> list[str]:
             and file.suffix.lower() in FORMATS
             and not any(part.startswith((".", "_")) for part in file.relative_to(path).parts)
         )
+        if not found and path.suffix.lower() in FORMATS:  # meant as a file
+            raise CorpusError(f"{name}: is a directory, not a corpus file")
         if not found:
             known = ", ".join(sorted(FORMATS))
             raise CorpusError(f"{name}: a directory with no corpus files ({known}) in it")
@@ -174,3 +176,47 @@ def read_dataset(name: str) -> tuple[pd.DataFrame, str]:
         return read_frame(files[0], fmt), fmt
     chunks = list(iter_frames(name, chunk_rows=2**31 - 1))
     return pd.concat([c.frame for c in chunks], ignore_index=True), chunks[0].format
+
+
+def read_compact(
+    name: str,
+    taxonomy: Taxonomy,
+    columns: Columns | None = None,
+    *,
+    roles: tuple[str, ...] = ("id", "text"),
+    require_tags: bool = False,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Corpus:
+    """The whole dataset as one ``Corpus`` holding only what a command keeps of every row.
+
+    For commands that need all rows at once but few of their columns (``train`` fits on every
+    text): read in chunks, each reduced to ``messages``' ``row`` and ``roles`` (those the
+    dataset has) and the tags the taxonomy knows, so memory is those, not every column of
+    the file. ``frame`` is empty (the columns, no rows): nothing may copy the input from it.
+    """
+    import pandas as pd
+
+    from classifier.corpus import Corpus
+
+    messages, tags, offset, first = [], [], 0, None
+    for corpus in iter_chunks(
+        name, taxonomy, columns, require_tags=require_tags, chunk_rows=chunk_rows
+    ):
+        first = first or corpus
+        messages.append(corpus.messages[["row", *(r for r in roles if r in corpus.messages)]])
+        known = corpus.tags[corpus.tags["axis"].notna()]
+        tags.append(known.assign(message=known["message"].to_numpy() + offset))
+        offset += len(corpus)
+    assert first is not None  # iter_frames refuses a dataset without rows
+    kinds = ("column", "raw", "axis", "tag", "how")
+    joined = pd.concat(tags, ignore_index=True) if len(tags) > 1 else tags[0]
+    joined = joined.astype({kind: "category" for kind in kinds})
+    return Corpus(
+        name,
+        first.format,
+        first.frame.iloc[:0],
+        first.columns,
+        pd.concat(messages, ignore_index=True) if len(messages) > 1 else messages[0],
+        joined.reset_index(drop=True),
+        taxonomy,
+    )

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from classifier.errors import OutputError
 
@@ -73,6 +74,47 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
+
+
+def append_bytes(path: str | Path, data: bytes) -> None:
+    """Add ``data`` at the end of ``path``: a file being built inside a temporary directory
+    (an export written chunk by chunk), never an output in place, which is renamed whole."""
+    try:
+        with Path(path).open("ab") as stream:
+            stream.write(data)
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write it ({err.strerror or err})") from None
+
+
+@contextmanager
+def atomic_stream(path: str | Path) -> Iterator[BinaryIO]:
+    """A file written piece by piece, then renamed into place: whole or not at all.
+
+    For outputs built chunk by chunk (``suggest --input`` over a large dataset): the stream
+    is a temp file in the same folder; leaving the block normally syncs and renames it to
+    ``path``, an exception (or Ctrl-C) removes it and leaves ``path`` as it was.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path}: is a directory; name a file to write")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write here ({err.strerror})") from None
+    try:
+        os.chmod(temp, 0o666 & ~_umask())
+        with os.fdopen(handle, "wb") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except OSError as err:
+        Path(temp).unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot write it ({err.strerror or err})") from None
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def refuse_overwrite(
@@ -167,7 +209,9 @@ def neutralise_table(table: Any) -> Any:
     return table.rename_columns(names) if names != table.column_names else table
 
 
-def csv_bytes(data: Any, *, sep: str = ",", neutralised: bool = False) -> bytes:
+def csv_bytes(
+    data: Any, *, sep: str = ",", neutralised: bool = False, header: bool = True
+) -> bytes:
     """A DataFrame or Arrow table as UTF-8 CSV: the one CSV writer of feedtag.
 
     Every CSV feedtag writes comes from here, so the two rules that keep a spreadsheet from
@@ -175,7 +219,8 @@ def csv_bytes(data: Any, *, sep: str = ",", neutralised: bool = False) -> bytes:
     character gets a ``'`` in front (:data:`FORMULA_STARTS`), and every text cell is quoted,
     so a line break inside a cell can never start a new row with a live formula. Missing
     values are written as empty cells. ``neutralised`` says the table already went through
-    :func:`neutralise_table` (export does it once for all its files).
+    :func:`neutralise_table` (export does it once for all its files). ``header=False``
+    leaves out the header line: the rows of a later chunk of a file written in chunks.
     """
     import io
 
@@ -186,7 +231,7 @@ def csv_bytes(data: Any, *, sep: str = ",", neutralised: bool = False) -> bytes:
     if not neutralised:
         table = neutralise_table(table)
     sink = io.BytesIO()
-    options = pyarrow.csv.WriteOptions(quoting_style="needed", delimiter=sep)
+    options = pyarrow.csv.WriteOptions(quoting_style="needed", delimiter=sep, include_header=header)
     pyarrow.csv.write_csv(table, sink, options)
     return sink.getvalue()
 

@@ -647,13 +647,15 @@ def test_a_failure_half_way_leaves_the_old_export_untouched(previous, taxonomy, 
     before = tree(out.parent)
     written = []
 
-    def failing(path, data):
+    def failing(path, data):  # files are written whole or appended to, chunk by chunk
         if len(written) == 3:
             raise OSError(28, "No space left on device")
         written.append(path)
-        return Path(path).write_bytes(data.encode() if isinstance(data, str) else data)
+        with Path(path).open("ab") as stream:
+            stream.write(data.encode() if isinstance(data, str) else data)
 
     monkeypatch.setattr("classifier.output.write_atomic", failing)
+    monkeypatch.setattr("classifier.output.append_bytes", failing)
     with pytest.raises(OutputError, match="No space left on device"):
         export_corpus(corpus, select(taxonomy, "team"), out, force=True)
     assert len(written) == 3 and all(out not in Path(p).parents for p in written)

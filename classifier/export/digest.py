@@ -19,24 +19,92 @@ WEEK_DAYS = 7
 TEXT_LIMIT = 300  # characters of a message shown in a digest; the CSV has the whole text
 
 
+class Digests:
+    """The Markdown digests of an export built chunk by chunk, from compact state.
+
+    Counts come from the compact rows the writer keeps (``Export.rows`` of the summary: file
+    and tag columns) and each row's ``created_at`` as a time; the tables of newest messages
+    from the few rows per (file, tag) that can still be among the newest ``newest``; the
+    review page lists every message, so its rows are rendered chunk by chunk
+    (:meth:`add` returns them) and only its head waits for the end (:meth:`review_head`).
+    """
+
+    def __init__(self, newest: int = 5) -> None:
+        self.newest = newest
+        self.stamps: list[pd.Series] = []
+        self.kinds: list[pd.Series] = []
+        self.shown: pd.DataFrame | None = None
+        self.offset = 0
+
+    def add(self, export: Export) -> str:
+        """Take in one chunk's rows (marked, in order); its rows of the review table."""
+        import pandas as pd
+
+        rows = export.rows.set_axis(pd.RangeIndex(self.offset, self.offset + len(export.rows)))
+        self.offset += len(rows)
+        when = timestamps(rows["created_at"])
+        self.stamps.append(when)
+        review = rows[rows["file"] == REVIEW]
+        kinds = review["reason"].str.split("; ").explode().str.split(" \\(", n=1).str[0]
+        kinds = kinds.str.replace(r"^\d+ (\w+) tags$", r"several \1 tags", regex=True)
+        self.kinds.append(kinds.astype("category"))
+        others = [axis for axis in export.taxonomy.axes if axis != export.by]
+        group = ["file", others[0] if others else export.by]
+        shown = ["file", *export.taxonomy.axes, "created_at", "id", "user_id", "text", "source"]
+        shown += ["suggested_for", "confidence"] if export.suggested else []
+        fresh = rows.loc[rows["file"] != REVIEW, shown].assign(when=when)
+        both = fresh if self.shown is None else pd.concat([self.shown, fresh])
+        dated = both.loc[_newest_first(both, both["when"])].groupby(group, sort=False)
+        last = both.iloc[::-1].groupby(group, sort=False)
+        keep = dated.head(self.newest).index.union(last.head(self.newest).index)
+        self.shown = both.loc[keep.sort_values()]
+        return _review_rows(export, review) if len(review) else ""
+
+    def pages(self, export: Export) -> dict[str, str]:
+        """One digest per tag file, keyed by file stem; ``export`` is the written summary."""
+        import pandas as pd
+
+        rows = export.rows
+        when = pd.concat(self.stamps).set_axis(rows.index)
+        when = when if when.notna().any() else None
+        weeks = _weeks(export, when)
+        shown = self.shown if self.shown is not None else rows.iloc[:0]
+        ranked = shown.loc[_newest_first(shown, None if when is None else shown["when"])]
+        pages = {}
+        for tag in export.files:
+            part = rows[rows["file"] == tag]
+            newest_part = ranked[ranked["file"] == tag]
+            pages[tag] = _tag_page(export, tag, part, when, weeks, newest_part, self.newest)
+        return pages
+
+    def review_head(self, export: Export) -> str:
+        """The review page up to its rows (all of it when there are none)."""
+        import pandas as pd
+
+        count = export.counts.needs_review
+        lines = ["# Needs review\n", f"{count} messages need a person to tag them.\n"]
+        if not count:
+            return "\n".join(lines)
+        kinds = pd.concat([k.astype(object) for k in self.kinds], ignore_index=True)
+        lines.append(markdown_table(("problem", "messages"), kinds.value_counts().items()))
+        lines.append("## Messages\n")
+        lines.append(markdown_table(_review_header(export), []))
+        return "\n".join(lines)
+
+
 def digests(export: Export, newest: int = 5) -> dict[str, str]:
-    """One digest per tag file and one for ``_needs-review``, keyed by file stem."""
-    rows = export.rows
-    when = _when(rows)
-    weeks = _weeks(export, when)
-    ranked = rows.loc[_newest_first(rows, when)]
-    pages = {}
-    for tag in export.files:
-        part = rows[rows["file"] == tag]
-        newest_part = ranked[ranked["file"] == tag]
-        pages[tag] = _tag_page(export, tag, part, when, weeks, newest_part, newest)
-    pages[REVIEW] = _review_page(export, rows[rows["file"] == REVIEW])
+    """One digest per tag file and one for ``_needs-review``, keyed by file stem: the
+    :class:`Digests` of an export held whole (one chunk)."""
+    from classifier.export.layout import compact_rows
+
+    state = Digests(newest)
+    review = state.add(export)
+    from dataclasses import replace
+
+    summary = replace(export, rows=compact_rows(export))
+    pages = state.pages(summary)
+    pages[REVIEW] = state.review_head(summary) + review
     return pages
-
-
-def _when(rows: pd.DataFrame) -> pd.Series | None:
-    stamps = timestamps(rows["created_at"])
-    return stamps if stamps.notna().any() else None
 
 
 def _weeks(export: Export, when: pd.Series | None) -> tuple[Any, Any] | None:
@@ -88,11 +156,10 @@ def _tag_page(export, tag, part, when, weeks, ranked, newest) -> str:
     group_by = others[0] if others else by
     lines.append(f"## Newest messages by {group_by}\n")
     groups = dict(tuple(ranked.groupby(group_by, sort=False)))
-    for value in part[group_by].value_counts().index:  # largest first, as in the counts
-        group = groups[value]
-        shown = group.head(newest)
+    for value, size in part[group_by].value_counts().items():  # largest first, as counted
+        shown = groups[value].head(newest)
         heading = _name(export, group_by, value)
-        lines.append(f"### {escape_markdown(heading)} ({len(group)})\n")
+        lines.append(f"### {escape_markdown(heading)} ({size})\n")
         table_rows = [
             (r.created_at, r.id, r.user_id, _clip(r.text), _provenance(r, export.suggested))
             for r in shown.itertuples(index=False)
@@ -139,28 +206,21 @@ def _provenance(row: Any, suggested: bool) -> str:
     return row.source
 
 
-def _review_page(export: Export, part: pd.DataFrame) -> str:
-    """Every message under review, with its reason: each needs a person, so none is left out."""
-    lines = ["# Needs review\n", f"{len(part)} messages need a person to tag them.\n"]
-    if part.empty:
-        return "\n".join(lines)
-    kinds = part["reason"].str.split("; ").explode().str.split(" \\(", n=1).str[0]
-    kinds = kinds.str.replace(r"^\d+ (\w+) tags$", r"several \1 tags", regex=True)
-    lines.append(markdown_table(("problem", "messages"), kinds.value_counts().items()))
+def _review_header(export: Export) -> tuple[str, ...]:
+    return ("row", "id", "reason", *export.taxonomy.axes, "text")
+
+
+def _review_rows(export: Export, part: pd.DataFrame) -> str:
+    """The review table's rows for ``part``: every message under review, with its reason."""
     axes = list(export.taxonomy.axes)
-    header = ("row", "id", "reason", *axes, "text")
     cells = [part["row"], part["id"], part["reason"], *(part[a] for a in axes)]
     cells.append(part["text"].astype(object).map(_clip))
-    lines.append("## Messages\n")
-    lines.append(_big_table(header, cells))
-    return "\n".join(lines)
+    return _big_rows(cells)
 
 
-def _big_table(header: tuple[str, ...], columns: list[pd.Series]) -> str:
-    """``markdown_table`` for many rows: each distinct cell escaped once, rows joined by pandas.
-
-    Reasons and tags repeat a lot; ids and texts do not, so this halves the work or better.
-    """
+def _big_rows(columns: list[pd.Series]) -> str:
+    """``markdown_table``'s rows for many rows: each distinct cell escaped once, rows joined
+    by pandas. Reasons and tags repeat a lot; ids and texts do not, so this halves the work."""
     import pandas as pd
 
     escaped = []
@@ -170,8 +230,7 @@ def _big_table(header: tuple[str, ...], columns: list[pd.Series]) -> str:
         lookup = dict(zip(distinct, map(escape_markdown, distinct), strict=True))
         escaped.append(values.map(lookup).astype(object))
     body = escaped[0].str.cat(escaped[1:], sep=" | ")
-    head = markdown_table(header, [])
-    return head + "".join("| " + body + " |\n")
+    return "".join("| " + body + " |\n")
 
 
 def index_markdown(export: Export, index: pd.DataFrame) -> str:

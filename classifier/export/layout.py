@@ -55,7 +55,8 @@ class Export:
 
     ``rows`` holds them in input order: ``row``, the ``FIELDS``, one column per axis, ``text``,
     ``source`` (with ``--suggest``: ``confidence``, ``suggested_for``), ``file`` (a tag id or
-    ``REVIEW``) and ``reason`` (empty unless under review).
+    ``REVIEW``) and ``reason`` (empty unless under review). The export a writer returns holds
+    only the :func:`compact_rows` of every chunk: what the files' counts are made of.
     """
 
     source: str
@@ -76,6 +77,10 @@ class Export:
         """The columns of a tag file, in order."""
         extra = ["confidence", "suggested_for"] if self.suggested else []
         return [*FIELDS, *self.taxonomy.axes, "text", "source", *extra]
+
+    def sizes(self) -> dict[str, int]:
+        """Messages per file stem (tag files and ``REVIEW``)."""
+        return {str(k): int(v) for k, v in self.rows["file"].value_counts().items()}
 
     def index(self) -> pd.DataFrame:
         """Messages per tag of ``by`` (rows) and tag of the next axis (columns), with totals."""
@@ -102,3 +107,9 @@ def file_tags(taxonomy: Taxonomy, axis: str, present: Iterable[Any]) -> list[str
     """Tags of ``axis`` that get a file: every live tag, and retired ones with messages."""
     present = set(present)
     return [t.id for t in taxonomy.axes[axis].tags if not t.deprecated or t.id in present]
+
+
+def compact_rows(export: Export) -> pd.DataFrame:
+    """The columns of ``export.rows`` that the index and the digests count by: ``row``, one
+    per axis, ``source`` and ``file``. An export written chunk by chunk keeps only these."""
+    return export.rows[["row", *export.taxonomy.axes, "source", "file"]]

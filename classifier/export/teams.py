@@ -23,24 +23,39 @@ every axis, ``_needs-review`` with the reason otherwise. Decisions a reader of a
 from __future__ import annotations
 
 import datetime as dt
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from classifier.corpus import join_groups, timestamps
-from classifier.errors import ModelError, OutputError, UsageError
+from classifier.errors import ModelError, UsageError
 from classifier.export.layout import (
     DEFAULT_MIN_CONFIDENCE,
     FIELDS,
     REVIEW,
-    SUFFIXES,
     Counts,
     Export,
     Selection,
     Suggester,
     file_tags,
 )
+from classifier.export.writer import check_out_dir, export_names, write_export, write_exports
+
+__all__ = [
+    "DEFAULT_MIN_CONFIDENCE",
+    "REVIEW",
+    "SeenIds",
+    "build_export",
+    "check_out_dir",
+    "export_chunk",
+    "export_chunks",
+    "export_corpus",
+    "export_names",
+    "model_suggester",
+    "parse_date",
+    "select",
+    "write_export",
+]
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -109,18 +124,25 @@ def parse_date(value: str, option: str, *, end: bool = False) -> pd.Timestamp:
     return stamp + pd.Timedelta(microseconds=1) if end and len(text) != 10 else stamp
 
 
-def build_export(corpus: Corpus, selection: Selection, suggest: Suggester | None = None) -> Export:
-    """Select messages and assign each to exactly one file (pure: nothing is written).
+def export_chunk(corpus: Corpus, selection: Selection, suggest: Suggester | None = None) -> Export:
+    """Select the messages of one corpus (or chunk of a dataset) and assign each to a file.
+
+    Pure: nothing is written, and the result depends on this chunk alone, so chunks can be
+    built in any order or in parallel (the unit an engine such as Dask maps over
+    partitions). One thing needs the rows before: an id an earlier row already has makes a
+    duplicate. That is :meth:`SeenIds.mark`'s, the combine step, applied to the chunks in
+    order; until then ``counts.exported`` and ``counts.needs_review`` are left at 0.
 
     Parameters
     ----------
     corpus : Corpus
-        The resolved corpus.
+        The resolved corpus, or one chunk of a dataset (``iter_chunks``).
     selection : Selection
         From :func:`select` over the corpus's taxonomy.
     suggest : callable, optional
-        Fills missing tags (see ``Suggester``); called once, with the texts of the selected
-        messages that lack a tag on some axis and have text.
+        Fills missing tags (see ``Suggester``); called once per chunk, with the texts of the
+        selected messages that lack a tag on some axis and have text. Its answer for a text
+        must not depend on the other texts asked with it (a model's does not).
     """
     import numpy as np
     import pandas as pd
@@ -168,12 +190,9 @@ def build_export(corpus: Corpus, selection: Selection, suggest: Suggester | None
             )
         return pd.Series(column[positions], dtype=object)
 
-    ids = take(messages["id"])
-    repeat = (ids.duplicated(keep="first") & ids.ne("")).to_numpy(dtype=bool)
     complete = np.logical_and.reduce([(counts[a] == 1) | filled[a] for a in taxonomy.axes])
-    good = complete[positions] & ~repeat
     blank = pd.Series("", index=range(len(positions)), dtype=object)
-    rows = pd.DataFrame({"row": take(messages["row"]), "id": ids})
+    rows = pd.DataFrame({"row": take(messages["row"]), "id": take(messages["id"])})
     for name in FIELDS[1:]:
         rows[name] = take(messages[name]) if name in messages else blank
     for axis in taxonomy.axes:
@@ -187,25 +206,85 @@ def build_export(corpus: Corpus, selection: Selection, suggest: Suggester | None
         which = [np.where(filled[a][positions], a, "") for a in taxonomy.axes]
         rows["suggested_for"] = ["; ".join(filter(None, axes)) for axes in zip(*which, strict=True)]
     rows["file"] = take(np.where(keep & complete, values[selection.by], REVIEW))
-    rows.loc[repeat, "file"] = REVIEW
     rows["reason"] = blank
-    review = np.flatnonzero(~good)
+    review = np.flatnonzero(~complete[positions])
     if len(review):
-        reasons = _reasons(corpus, rows, positions, review, repeat, counts, filled, notes)
+        reasons = _reasons(corpus, rows, positions, review, counts, filled, notes)
         rows.loc[review, "reason"] = reasons
 
     files = file_tags(taxonomy, selection.by, rows["file"].unique())
-    exported = int(good.sum())
     tally = Counts(
         input=n,
         outside_dates=outside_dates,
         other_topics=other_topics,
-        exported=exported,
-        needs_review=len(positions) - exported,
+        exported=0,
+        needs_review=0,
         undated=undated,
         suggested=int(any_filled.sum()),
     )
     return Export(corpus.path, taxonomy, selection, rows, files, tally, suggest is not None)
+
+
+class SeenIds:
+    """The ids of the rows exported so far, to find duplicates across chunks (compact state).
+
+    Each id is kept as a 64-bit hash (``pandas.util.hash_array``) with the row of its first
+    message: 16 bytes a row, not the id. Two different ids sharing a hash (about 3 in 10^8
+    for a million distinct ids) would make the later one a duplicate.
+    """
+
+    def __init__(self) -> None:
+        import numpy as np
+
+        self.keys = np.zeros(0, dtype=np.uint64)  # sorted
+        self.rows = np.zeros(0, dtype=np.int64)  # the first row of each key
+
+    def mark(self, export: Export) -> Export:
+        """The combine step of :func:`export_chunk`: rows whose id an earlier row (in this
+        chunk or one marked before) has go to review as duplicates; counts are completed.
+
+        Call it on the chunks in their order; it updates ``self`` and the chunk's rows in
+        place.
+        """
+        from dataclasses import replace
+
+        import numpy as np
+        import pandas as pd
+
+        rows = export.rows
+        ids = rows["id"].to_numpy(dtype=object)
+        keys = pd.util.hash_array(ids) if len(ids) else np.zeros(0, dtype=np.uint64)
+        blank = rows["id"].eq("").to_numpy(dtype=bool)
+        at = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
+        earlier = self.keys[at] == keys if len(self.keys) else np.zeros(len(keys), dtype=bool)
+        again = pd.Series(keys).duplicated(keep="first").to_numpy(dtype=bool)
+        repeat = (earlier | again) & ~blank
+        if repeat.any():
+            row = rows["row"].to_numpy(dtype=np.int64)
+            here = pd.Series(row).groupby(keys, sort=False).transform("first").to_numpy()
+            first = np.where(earlier, self.rows[at] if len(self.rows) else 0, here)[repeat]
+            rows.loc[repeat, "file"] = REVIEW
+            note = "duplicate id (first at row " + first.astype(str).astype(object) + ")"
+            reason = rows["reason"].to_numpy(dtype=object)[repeat]
+            rows.loc[repeat, "reason"] = _joined(reason, note)
+        new = ~earlier & ~again & ~blank
+        if new.any():
+            keys_new = np.concatenate([self.keys, keys[new]])
+            rows_new = np.concatenate([self.rows, rows["row"].to_numpy(dtype=np.int64)[new]])
+            order = np.argsort(keys_new, kind="stable")
+            self.keys, self.rows = keys_new[order], rows_new[order]
+        exported = int(rows["file"].ne(REVIEW).sum())
+        counts = replace(export.counts, exported=exported, needs_review=len(rows) - exported)
+        files = file_tags(export.taxonomy, export.by, rows["file"].unique())
+        return replace(export, files=files, counts=counts)
+
+
+def build_export(corpus: Corpus, selection: Selection, suggest: Suggester | None = None) -> Export:
+    """Select messages and assign each to exactly one file (pure: nothing is written).
+
+    :func:`export_chunk` over the whole corpus, duplicates marked (see ``SeenIds``).
+    """
+    return SeenIds().mark(export_chunk(corpus, selection, suggest))
 
 
 def _axis_values(corpus: Corpus) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -311,7 +390,7 @@ def _with_evidence(predictions: Any) -> Any:
     return np.where(predictions.evidence, predictions.confidence, 0.0)
 
 
-def _reasons(corpus, rows, positions, review, repeat, counts, filled, notes) -> Any:
+def _reasons(corpus, rows, positions, review, counts, filled, notes) -> Any:
     """Why each row under review is there, as ``problem (detail); problem (detail)``.
 
     Vectorised: a corpus nobody tagged sends every message here.
@@ -351,14 +430,6 @@ def _reasons(corpus, rows, positions, review, repeat, counts, filled, notes) -> 
         at = np.searchsorted(where, details.index.to_numpy())
         part[at] = part[at] + " (" + details.to_numpy(dtype=object) + ")"
         reasons = _joined(reasons, part)
-    if repeat.any():
-        firsts = rows.loc[~repeat, ["id", "row"]].drop_duplicates("id").set_index("id")["row"]
-        ids = rows["id"].to_numpy(dtype=object)[review]
-        again = repeat[review]
-        part = np.full(len(where), "", dtype=object)
-        first = pd.Series(ids[again], dtype=object).map(firsts).astype(str).to_numpy(dtype=object)
-        part[again] = "duplicate id (first at row " + first + ")"
-        reasons = _joined(reasons, part)
     return reasons
 
 
@@ -372,137 +443,6 @@ def _joined(left: Any, right: Any) -> Any:
     return out
 
 
-def check_out_dir(out: str | Path, force: bool) -> None:
-    """Refuse a file, or a non-empty directory without ``force``, before any work is done."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out}: exists and is not a directory")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise UsageError(
-            f"{out}: the directory is not empty; pass --force to write the export into it "
-            "(a previous export there is replaced, other files are kept)"
-        )
-
-
-def export_names(taxonomy: Taxonomy) -> set[str]:
-    """Every file name an export may write, in any format: what ``--force`` replaces."""
-    stems = [REVIEW, *(tag.id for body in taxonomy.axes.values() for tag in body.tags)]
-    names = {stem + suffix for stem in stems for suffix in SUFFIXES.values()}
-    return names | {"index.csv", "index.md"}
-
-
-def write_export(
-    export: Export, out: str | Path, *, format: str = "csv", force: bool = False, newest: int = 5
-) -> Export:
-    """Write one file per tag, ``_needs-review`` and ``index.csv``/``index.md``: all or nothing.
-
-    Every file is written first into a temporary directory beside ``out``; only when all
-    are there does the export take the place of the old one: a new or empty ``out`` is that
-    directory renamed (one atomic step), an existing one gets each file moved in by rename.
-    Any error before that leaves ``out`` exactly as it was. With ``force``, files of an
-    earlier export in ``out`` that this one does not write (other tags, other formats) are
-    removed afterwards, so re-reading the directory never counts a message twice; files
-    feedtag does not name are kept.
-    """
-    from dataclasses import replace
-
-    from classifier.output import csv_bytes, refuse_overwrite
-
-    if format not in SUFFIXES:
-        raise UsageError(f"--format '{format}': choose from: {', '.join(SUFFIXES)}")
-    out = Path(out)
-    check_out_dir(out, force)
-    if export.source != "-":
-        refuse_overwrite({"--out": out}, {"CORPUS": export.source})
-    names = export_names(export.taxonomy)
-    in_the_way = sorted(name for name in names if (out / name).is_dir())
-    if in_the_way:
-        raise OutputError(
-            f"{out / in_the_way[0]}: a directory where the export writes a file; "
-            "move it away or choose another --out"
-        )
-    suffix = SUFFIXES[format]
-    if format == "markdown":
-        from classifier.export.digest import digests
-
-        contents: dict[str, str | bytes] = {
-            stem + suffix: data for stem, data in dict(digests(export, newest)).items()
-        }
-    else:
-        contents = {stem + suffix: data for stem, data in _data_files(export, format)}
-    index = export.index()
-    contents["index.csv"] = csv_bytes(index)
-    from classifier.export.digest import index_markdown
-
-    contents["index.md"] = index_markdown(export, index)
-    _swap_in(out, contents, stale=sorted(names - set(contents)) if force else [])
-    return replace(export, paths=[out / name for name in contents])
-
-
-def _swap_in(out: Path, contents: dict[str, str | bytes], stale: list[str]) -> None:
-    """Write ``contents`` to a directory beside ``out``, then put it in ``out``'s place."""
-    import shutil
-    import tempfile
-
-    from classifier.output import write_atomic
-
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        temp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp"))
-    except OSError as err:
-        raise OutputError(f"{out}: cannot write here ({err.strerror or err})") from None
-    try:
-        for name, data in contents.items():
-            write_atomic(temp / name, data)
-        fresh = not out.is_symlink() and (not out.exists() or not any(out.iterdir()))
-        if fresh:
-            temp.chmod(0o777 & ~_umask())  # mkdtemp makes 0700; exports get normal permissions
-            os.replace(temp, out)
-            return
-        for name in contents:
-            os.replace(temp / name, out / name)
-        for name in stale:
-            (out / name).unlink(missing_ok=True)
-    except OSError as err:
-        raise OutputError(f"{out}: cannot write the export ({err.strerror or err})") from None
-    finally:
-        shutil.rmtree(temp, ignore_errors=True)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def _data_files(export: Export, format: str) -> Iterable[tuple[str, bytes]]:
-    """(file stem, content) of every tag file and ``_needs-review``, as CSV or JSON Lines.
-
-    The rows become one Arrow table, sorted by file once and sliced: per-file conversions
-    would cost more than the writing. Only CSV is neutralised (JSON is read by programs).
-    """
-    import numpy as np
-    import pyarrow as pa
-
-    from classifier.output import csv_bytes, json_literals, jsonl_bytes, neutralise_table
-
-    rows, columns = export.rows, export.columns
-    stems = [*export.files, REVIEW]
-    code = rows["file"].map({stem: i for i, stem in enumerate(stems)}).to_numpy(dtype=np.int64)
-    order = np.argsort(code, kind="stable")
-    bounds = np.searchsorted(code[order], np.arange(len(stems) + 1))
-    table = pa.Table.from_pandas(rows[["row", *columns, "reason"]], preserve_index=False)
-    table = neutralise_table(table) if format == "csv" else json_literals(table)
-    table = table.combine_chunks().take(order)
-    for i, stem in enumerate(stems):
-        part = table.slice(bounds[i], bounds[i + 1] - bounds[i])
-        part = part if stem == REVIEW else part.select(columns)
-        if format == "csv":
-            yield stem, csv_bytes(part, neutralised=True)
-        else:
-            yield stem, jsonl_bytes(part, literal=True)
-
-
 def export_corpus(
     corpus: Corpus,
     selection: Selection,
@@ -512,6 +452,27 @@ def export_corpus(
     force: bool = False,
     suggest: Suggester | None = None,
 ) -> Export:
-    """Build and write an export: :func:`build_export`, then :func:`write_export`."""
+    """Build and write an export of a corpus held whole: :func:`export_chunks` of one chunk."""
+    return export_chunks([corpus], selection, out, format=format, force=force, suggest=suggest)
+
+
+def export_chunks(
+    chunks: Iterable[Corpus],
+    selection: Selection,
+    out: str | Path,
+    *,
+    format: str = "csv",
+    force: bool = False,
+    suggest: Suggester | None = None,
+) -> Export:
+    """Build and write the export of a corpus read in chunks (``dataset.iter_chunks``).
+
+    Each chunk goes through :func:`export_chunk`, then :meth:`SeenIds.mark` in order, then
+    to ``writer.write_exports``, which appends its rows to the files; only compact state
+    (hashed ids, the compact rows) is kept across chunks. The files are the same bytes
+    whatever the chunk size, and appear all at once.
+    """
     check_out_dir(out, force)
-    return write_export(build_export(corpus, selection, suggest), out, format=format, force=force)
+    seen = SeenIds()
+    parts = (seen.mark(export_chunk(chunk, selection, suggest)) for chunk in chunks)
+    return write_exports(parts, out, format=format, force=force)

@@ -3,12 +3,17 @@
 CSV columns: ``id``, then per axis ``AXIS``, ``AXIS_confidence``, ``AXIS_status``, then
 ``status`` (``auto`` only when every axis is ``auto``). JSON Lines carry the same per message
 plus the alternatives of each axis.
+
+A file or dataset of any size is suggested for chunk by chunk: :func:`suggest_corpus` is a
+pure function of one chunk (the unit an engine such as Dask maps over partitions), and
+:func:`write_suggestions` is the combine step, writing each chunk's rows in order as they
+come, so memory follows the chunk, not the input. One chunk or many write the same bytes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,10 +34,11 @@ class SuggestedFile:
     top_tags: dict[str, Any]
     top_confidence: dict[str, Any]
 
-    def to_csv(self) -> str:
-        from classifier.output import csv_text
+    def to_csv(self, *, header: bool = True) -> str:
+        """The CSV rows; ``header=False`` for a chunk after the first."""
+        from classifier.output import csv_bytes
 
-        return csv_text(self.table.round(4))
+        return csv_bytes(self.table.round(4), header=header).decode("utf-8")
 
     def to_jsonl(self) -> str:
         lines = []
@@ -66,7 +72,12 @@ def suggest_corpus(
     top: int = 3,
     progress: Callable[[int, int], None] | None = None,
 ) -> SuggestedFile:
-    """Suggest tags for every message of a corpus, in chunks so ``progress`` can tick."""
+    """Suggest tags for every message of a corpus (or of one chunk of a dataset).
+
+    Pure: the result depends only on the model and the chunk's messages, so chunks can be
+    suggested for in any order or in parallel and put end to end by :func:`write_suggestions`.
+    The model predicts ``CHUNK`` texts at a time so ``progress(done, total)`` can tick.
+    """
     import numpy as np
     import pandas as pd
 
@@ -90,3 +101,32 @@ def suggest_corpus(
         every &= auto
     columns["status"] = np.where(every, "auto", "review")
     return SuggestedFile(pd.DataFrame(columns), top_tags, top_confidence)
+
+
+def write_suggestions(
+    model: TagClassifier,
+    chunks: Iterable[Corpus],
+    write: Callable[[bytes], Any],
+    *,
+    format: str = "csv",
+    top: int = 3,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> int:
+    """Suggest for each chunk in turn and ``write`` its rows (the combine step); the row count.
+
+    ``format`` is ``csv`` (the header once, before the first chunk's rows) or ``jsonl``.
+    ``progress(done, None)`` ticks with the rows done so far: the total of a dataset read in
+    chunks is not known in advance.
+    """
+    done = 0
+    for number, chunk in enumerate(chunks):
+
+        def tick(rows: int, _total: int, before: int = done) -> None:
+            if progress is not None:
+                progress(before + rows, None)
+
+        part = suggest_corpus(model, chunk, top=top, progress=tick)
+        text = part.to_csv(header=number == 0) if format == "csv" else part.to_jsonl()
+        write(text.encode("utf-8"))
+        done += len(chunk)
+    return done

@@ -1,11 +1,12 @@
 """What the support team measures: load, staffing, first response, new users, repeats, trends.
 
-``compute_stats`` reads nothing itself: give it a corpus and, optionally, the users and
-active-users files read by ``classifier.stats.users``.
+``compute_stats`` reads nothing itself: give it a corpus (or ``stats_of_chunks`` the chunks of
+one) and, optionally, the users and active-users files read by ``classifier.stats.users``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,15 @@ if TYPE_CHECKING:
     from classifier.corpus import Corpus
     from classifier.stats.users import Users
 
-__all__ = ["Contacts", "SpikeRule", "Stats", "StatsOptions", "build_contacts", "compute_stats"]
+__all__ = [
+    "Contacts",
+    "SpikeRule",
+    "Stats",
+    "StatsOptions",
+    "build_contacts",
+    "compute_stats",
+    "stats_of_chunks",
+]
 
 
 @dataclass(frozen=True)
@@ -40,18 +49,38 @@ def compute_stats(
     users: Users | None = None,
     active: dict[pd.Timestamp, int] | None = None,
 ) -> Stats:
-    """Every figure of ``feedtag stats`` for ``corpus``."""
+    """Every figure of ``feedtag stats`` for ``corpus``: :func:`stats_of_chunks` of one chunk."""
+    return stats_of_chunks([corpus], options, users, active)
+
+
+def stats_of_chunks(
+    chunks: Iterable[Corpus],
+    options: StatsOptions | None = None,
+    users: Users | None = None,
+    active: dict[pd.Timestamp, int] | None = None,
+) -> Stats:
+    """Every figure of ``feedtag stats`` for a corpus read in chunks (``dataset.iter_chunks``).
+
+    Each chunk is reduced to compact columns as it comes (``frame.message_columns``: times,
+    hashed conversation ids, user ids, tags as categories), so memory follows those, not
+    the corpus; the figures are the same whatever the chunk size.
+    """
+    from itertools import chain
+
     from classifier.errors import CorpusError, UsageError
     from classifier.stats import metrics
+    from classifier.stats.frame import contacts_of_chunks
     from classifier.stats.results import Skips
     from classifier.stats.trends import trends
 
     options = options or StatsOptions()
-    if options.by is not None and options.by not in corpus.taxonomy.axes:
-        axes = ", ".join(corpus.taxonomy.axes)
+    chunks = iter(chunks)
+    first = next(chunks)
+    if options.by is not None and options.by not in first.taxonomy.axes:
+        axes = ", ".join(first.taxonomy.axes)
         raise UsageError(f"--by '{options.by}': no such axis; choose from: {axes}")
-    data = build_contacts(
-        corpus,
+    data = contacts_of_chunks(
+        chain([first], chunks),
         options.timezone,
         options.since,
         options.until,
@@ -59,11 +88,11 @@ def compute_stats(
     )
     if users is not None and not data.has_users:
         raise CorpusError(
-            f"{corpus.path}: no user_id column, so --users {users.path} cannot be matched"
+            f"{first.path}: no user_id column, so --users {users.path} cannot be matched"
         )
     counts, means = metrics.hour_weekday(data)
     return Stats(
-        source=corpus.path,
+        source=first.path,
         timezone=options.timezone,
         messages=len(data.messages),
         contacts=len(data.contacts),

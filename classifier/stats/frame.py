@@ -9,12 +9,14 @@ conversation), counted once, at its first message. A **message** is a row. Weeks
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from classifier.corpus import timestamps
 from classifier.errors import CorpusError, UsageError
@@ -116,7 +118,8 @@ def build_contacts(
     *,
     skip_bad_dates: bool = False,
 ) -> Contacts:
-    """Place every message and contact of ``corpus`` in time in ``timezone``.
+    """Place every message and contact of ``corpus`` in time in ``timezone``: the
+    :func:`contacts_of_chunks` of one chunk.
 
     Raises
     ------
@@ -125,11 +128,64 @@ def build_contacts(
     UsageError
         A bad ``--timezone``, ``--since`` or ``--until``.
     """
+    return contacts_of_chunks([corpus], timezone, since, until, skip_bad_dates=skip_bad_dates)
+
+
+@dataclass(frozen=True)
+class Period:
+    """``--timezone``, ``--since`` and ``--until`` checked: the zone and the UTC bounds."""
+
+    zone: ZoneInfo
+    first: pd.Timestamp | None
+    last: pd.Timestamp | None  # exclusive
+
+
+def period(timezone: str, since: str | None, until: str | None) -> Period:
+    """Validate the options of time before any corpus is read.
+
+    Raises
+    ------
+    UsageError
+        A bad ``--timezone``, ``--since`` or ``--until``.
+    """
     zone = zone_of(timezone)
     first = parse_day(since, "--since", zone) if since else None
     last = parse_day(until, "--until", zone, end=True) if until else None
     if first is not None and last is not None and first >= last:
         raise UsageError(f"--since {since} is not before --until {until}: no time to count")
+    return Period(zone, first, last)
+
+
+@dataclass(frozen=True)
+class MessageColumns:
+    """One chunk reduced to what the contacts table needs: its messages in the dates asked
+    for, as compact columns (``rows``: ``row``, ``created`` (UTC), ``conversation`` (a
+    64-bit hash of the id), ``alone`` (no conversation id), ``user`` (the id, a category;
+    missing without one), one categorical column per axis with the tag (see ``_labels``),
+    ``response_s``), and what was left out."""
+
+    source: str
+    rows: pd.DataFrame
+    bad_created: int
+    bad_responses: int
+    response_error: CorpusError | None  # raised once every chunk's created_at is known good
+    axes: tuple[str, ...]
+    has_users: bool
+    has_responses: bool
+
+
+def message_columns(
+    corpus: Corpus, when: Period, *, skip_bad_dates: bool = False
+) -> MessageColumns:
+    """Reduce one chunk of a corpus to its :class:`MessageColumns` (pure: the chunk alone).
+
+    Raises
+    ------
+    CorpusError
+        No ``created_at`` column, or a bad timestamp (naming the row) without
+        ``skip_bad_dates``. A bad first response is returned, not raised: the whole corpus's
+        bad ``created_at`` is named first, wherever it is.
+    """
     messages = corpus.messages
     if "created_at" not in messages:
         columns = ", ".join(str(c) for c in corpus.frame.columns)
@@ -142,59 +198,127 @@ def build_contacts(
     if bad.any() and not skip_bad_dates:
         at = int(np.flatnonzero(bad)[0])
         raise CorpusError(
-            f"{corpus.path}: row {at + 1}, column '{corpus.columns.created_at}': "
+            f"{corpus.path}: row {messages['row'].iat[at]}, column '{corpus.columns.created_at}': "
             f"'{messages['created_at'].iat[at]}' is not an ISO 8601 time; fix it, or pass "
             "--skip-bad-dates to count and leave out such rows"
         )
-    response, bad_responses = _responses(corpus, created, skip_bad_dates)
+    response, bad_responses, error = _responses(corpus, created, skip_bad_dates)
     keep = ~bad
-    if first is not None:
-        keep &= (created >= first).to_numpy()
-    if last is not None:
-        keep &= (created < last).to_numpy()
-    if not keep.any():
-        raise CorpusError(f"{corpus.path}: no messages with a created_at in the dates asked for")
-
-    conversation = _conversations(messages)
-    user, user_ids = _users(messages)
-    labels = {axis: _labels(corpus, axis) for axis in corpus.taxonomy.axes}
-    local = created.dt.tz_convert(zone).dt.tz_localize(None)
-    week = monday(local)
+    if when.first is not None:
+        keep &= (created >= when.first).to_numpy()
+    if when.last is not None:
+        keep &= (created < when.last).to_numpy()
     kept = np.flatnonzero(keep)
+    conversation, alone = _conversations(messages)
+    rows = pd.DataFrame(
+        {
+            "row": messages["row"].to_numpy(dtype=np.int64)[kept],
+            "created": created.iloc[kept].reset_index(drop=True),
+            "conversation": conversation[kept],
+            "alone": alone[kept],
+            "user": _categorical(_users(messages).to_numpy(dtype=object)[kept]),
+            **{axis: _categorical(_labels(corpus, axis)[kept]) for axis in corpus.taxonomy.axes},
+            "response_s": response[kept],
+        }
+    )
+    return MessageColumns(
+        source=corpus.path,
+        rows=rows,
+        bad_created=int(bad.sum()),
+        bad_responses=bad_responses,
+        response_error=error,
+        axes=tuple(corpus.taxonomy.axes),
+        has_users="user_id" in messages,
+        has_responses=corpus.columns.first_response_at is not None
+        or corpus.columns.first_response_seconds is not None,
+    )
+
+
+def _categorical(values: np.ndarray) -> pd.Categorical:
+    """Text values (``None`` for missing) as a categorical whose categories are plain objects,
+    so the chunks' categories can be united whatever each chunk holds."""
+    values = pd.Series(values, dtype=object)
+    return pd.Categorical(values, categories=pd.Index(values.dropna().unique(), dtype=object))
+
+
+def contacts_of_chunks(
+    chunks: Iterable[Corpus],
+    timezone: str = "UTC",
+    since: str | None = None,
+    until: str | None = None,
+    *,
+    skip_bad_dates: bool = False,
+) -> Contacts:
+    """The contacts table of a corpus read in chunks: each chunk reduced to its
+    :class:`MessageColumns` as it comes (only those are kept), then :func:`combine_columns`."""
+    when = period(timezone, since, until)
+    parts = [message_columns(chunk, when, skip_bad_dates=skip_bad_dates) for chunk in chunks]
+    return combine_columns(parts, timezone, when)
+
+
+def combine_columns(parts: list[MessageColumns], timezone: str, when: Period) -> Contacts:
+    """The combine step: the chunks' compact columns end to end, placed in time.
+
+    Raises
+    ------
+    CorpusError
+        The first bad first response of any chunk, or no message in the dates asked for.
+    """
+    first = parts[0]
+    for part in parts:
+        if part.response_error is not None:
+            raise part.response_error
+    categorical = ["user", *first.axes]
+    rows = pd.concat([p.rows.drop(columns=categorical) for p in parts], ignore_index=True)
+    for column in categorical:  # codes over the union of the chunks' categories: no strings
+        rows[column] = union_categoricals([p.rows[column] for p in parts])
+    if not len(rows):
+        raise CorpusError(f"{first.source}: no messages with a created_at in the dates asked for")
+    created = rows["created"]
+    conversation = pd.factorize(rows["conversation"])[0]
+    alone = rows["alone"].to_numpy()
+    conversation[alone] = conversation.max(initial=-1) + 1 + np.arange(int(alone.sum()))
+    user = rows["user"].cat.codes.to_numpy().astype(np.int64)
+    user_ids = rows["user"].cat.categories
+    local = created.dt.tz_convert(when.zone).dt.tz_localize(None)
+    week = monday(local)
+    kept = np.arange(len(rows))
     # The first message of each conversation (earliest time, then file order) is the contact.
     moment = created.array.asi8  # integers in the array's own unit: only compared here
-    order = kept[np.lexsort((kept, moment[kept], conversation[kept]))]
+    order = kept[np.lexsort((kept, moment, conversation))]
     heads = order[np.r_[True, conversation[order][1:] != conversation[order][:-1]]]
     heads.sort()
     contacts = pd.DataFrame(
         {
-            "row": heads + 1,
+            "row": rows["row"].to_numpy()[heads],
             "user": user[heads],
             "start": created.iloc[heads].reset_index(drop=True),
             "week": week.iloc[heads].to_numpy(),
             "weekday": local.iloc[heads].dt.day_of_week.to_numpy(),
             "hour": local.iloc[heads].dt.hour.to_numpy(),
-            **{axis: values[heads] for axis, values in labels.items()},
-            "response_s": response[heads],
+            **{axis: rows[axis].take(heads).to_numpy(dtype=object) for axis in first.axes},
+            "response_s": rows["response_s"].to_numpy()[heads],
         }
     )
-    start = first if first is not None else created[keep].min()
-    end = last if last is not None else created[keep].max()
-    weeks = _week_range(week[keep], start, end, zone, first is not None, last is not None)
+    start = when.first if when.first is not None else created.min()
+    end = when.last if when.last is not None else created.max()
+    weeks = _week_range(week, start, end, when.zone, when.first is not None, when.last is not None)
     return Contacts(
-        source=corpus.path,
+        source=first.source,
         zone=timezone,
-        messages=pd.DataFrame({"created": created[keep], "week": week[keep]}),
+        messages=pd.DataFrame({"created": created, "week": week}),
         contacts=contacts,
         weeks=weeks,
         start=start,
         end=end,
-        axes=tuple(corpus.taxonomy.axes),
-        user_ids=user_ids,
-        skipped=Skipped(created_at=int(bad.sum()), first_response=bad_responses),
-        has_users="user_id" in messages,
-        has_responses=corpus.columns.first_response_at is not None
-        or corpus.columns.first_response_seconds is not None,
+        axes=first.axes,
+        user_ids=np.asarray(user_ids, dtype=object),
+        skipped=Skipped(
+            created_at=sum(p.bad_created for p in parts),
+            first_response=sum(p.bad_responses for p in parts),
+        ),
+        has_users=first.has_users,
+        has_responses=first.has_responses,
     )
 
 
@@ -207,25 +331,26 @@ def _week_range(week, start, end, zone, from_since: bool, to_until: bool) -> pd.
     return pd.date_range(low, high, freq="7D")
 
 
-def _conversations(messages: pd.DataFrame) -> np.ndarray:
-    """An integer per conversation; a row without a conversation id is its own."""
+def _conversations(messages: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """A 64-bit hash of each conversation id, and which rows have none (each its own).
+
+    Hashes, not the ids, are what a corpus read in chunks keeps; two ids sharing one (about
+    3 in 10^8 for a million conversations) would make one conversation of two.
+    """
     n = len(messages)
     if "conversation_id" not in messages:
-        return np.arange(n)
-    ids = messages["conversation_id"].str.strip()
-    codes, _ = pd.factorize(ids.where(ids != ""))
-    alone = codes < 0
-    codes[alone] = codes.max(initial=-1) + 1 + np.arange(int(alone.sum()))
-    return codes
+        return np.zeros(n, dtype=np.uint64), np.ones(n, dtype=bool)
+    ids = messages["conversation_id"].str.strip().to_numpy(dtype=object)
+    hashes = pd.util.hash_array(ids) if n else np.zeros(0, dtype=np.uint64)
+    return hashes, ids == ""
 
 
-def _users(messages: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """An integer per user id (-1: none), and the ids in that order."""
+def _users(messages: pd.DataFrame) -> pd.Series:
+    """Each message's user id (stripped); missing where there is none."""
     if "user_id" not in messages:
-        return np.full(len(messages), -1), np.array([], dtype=object)
+        return pd.Series([None] * len(messages), dtype=object)
     ids = messages["user_id"].str.strip()
-    codes, uniques = pd.factorize(ids.where(ids != ""))
-    return codes, np.asarray(uniques, dtype=object)
+    return ids.where(ids != "").astype(object)
 
 
 def _labels(corpus: Corpus, axis: str) -> np.ndarray:
@@ -255,8 +380,11 @@ def _labels(corpus: Corpus, axis: str) -> np.ndarray:
     return values
 
 
-def _responses(corpus: Corpus, created: pd.Series, skip: bool) -> tuple[np.ndarray, int]:
-    """Seconds from each message to its first response (NaN: none), and how many were skipped."""
+def _responses(
+    corpus: Corpus, created: pd.Series, skip: bool
+) -> tuple[np.ndarray, int, CorpusError | None]:
+    """Seconds from each message to its first response (NaN: none), how many were skipped,
+    and without ``skip`` the error naming the first bad one (``None`` when all are good)."""
     messages = corpus.messages
     n = len(messages)
     if "first_response_at" in messages:
@@ -266,16 +394,17 @@ def _responses(corpus: Corpus, created: pd.Series, skip: bool) -> tuple[np.ndarr
         column, raw = corpus.columns.first_response_seconds, messages["first_response_seconds"]
         seconds = pd.to_numeric(raw.str.strip(), errors="coerce").to_numpy(dtype=float, copy=True)
     else:
-        return np.full(n, np.nan), 0
+        return np.full(n, np.nan), 0, None
     written = raw.str.strip().ne("").to_numpy()
     unreadable = written & np.isnan(seconds) & created.notna().to_numpy()
     bad = unreadable | (seconds < 0)
+    error = None
     if bad.any() and not skip:
         at = int(np.flatnonzero(bad)[0])
         why = "is before created_at" if seconds[at] < 0 else "is not readable"
-        raise CorpusError(
-            f"{corpus.path}: row {at + 1}, column '{column}': '{raw.iat[at]}' {why}; fix it, "
-            "or pass --skip-bad-dates to count it as unanswered"
+        error = CorpusError(
+            f"{corpus.path}: row {messages['row'].iat[at]}, column '{column}': '{raw.iat[at]}' "
+            f"{why}; fix it, or pass --skip-bad-dates to count it as unanswered"
         )
     seconds[bad] = np.nan
-    return seconds, int(bad.sum())
+    return seconds, int(bad.sum()), error
