@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 
 pytest.importorskip("distributed")
 
-from cli import app  # noqa: E402
+from cli import app
 
 runner = CliRunner()
-CHUNK = 17  # rows per chunk: several chunks per file, so chunk and file boundaries both show
+CHUNK = 40  # rows per chunk: several chunks per file, so chunk and file boundaries both show
 
 
 def _messy(seed: int = 0) -> pd.DataFrame:
@@ -113,11 +113,12 @@ def test_audit_equals_the_single_machine_report(client, dataset, taxonomy, tmp_p
     done = distributed_audit(
         client, str(dataset), taxonomy, out=tmp_path / "findings", chunk_rows=CHUNK, buckets=3
     )
+    narrow = distributed_audit(client, str(dataset), taxonomy, chunk_rows=CHUNK, buckets=1)
     streamed = audit_dataset(str(dataset), taxonomy, chunk_rows=CHUNK)
     whole = run_audit(load_corpus(dataset, taxonomy, require_tags=True))
     checks = set(done.report.findings["check"])
     assert {"duplicate-message", "conflicting-duplicates", "missing-tag", "alias-tag"} <= checks
-    for local in (streamed, whole):
+    for local in (streamed, whole, narrow.report):
         pd.testing.assert_frame_equal(done.report.findings, local.findings)
         assert done.report.to_dict() == local.to_dict()
     written = _parts(tmp_path / "findings")
@@ -126,11 +127,58 @@ def test_audit_equals_the_single_machine_report(client, dataset, taxonomy, tmp_p
     )
 
 
-def test_audit_shuffle_width_does_not_change_the_findings(client, dataset, taxonomy):
-    from classifier.engine import distributed_audit
+def test_cli_on_an_existing_cluster_matches_the_local_commands(
+    client, dataset, tiny_model, taxonomy_file, tmp_path
+):
+    """``--scheduler ADDRESS`` runs on the cluster already there; the audit JSON and the
+    suggestions are those of ``--engine local``."""
+    address = ["--engine", "dask", "--scheduler", client.scheduler.address]
+    common = ["--taxonomy", str(taxonomy_file)]
+    audit = [str(dataset), *common, "--format", "json", "--fail-on", "never"]
+    local = runner.invoke(app, ["audit", *audit])
+    remote = runner.invoke(app, ["audit", *audit, *address])
+    assert (local.exit_code, remote.exit_code) == (0, 0), remote.output
+    assert remote.stdout == local.stdout
+    assert "2 workers on " + client.scheduler.address in remote.stderr
 
-    one, five = (
-        distributed_audit(client, str(dataset), taxonomy, chunk_rows=CHUNK, buckets=b)
-        for b in (1, 5)
+    model = ["--model", str(tiny_model)]
+    out = tmp_path / "suggested"
+    run = ["suggest", "--input", str(dataset), *model, *common]
+    done = runner.invoke(app, [*run, "--output", str(out), *address])
+    assert done.exit_code == 0, done.output
+    assert "wrote " + str(out) + ": 150 messages in 5 Parquet parts" in done.stderr
+    csv = runner.invoke(app, [*run, "--output", str(tmp_path / "local.csv")])
+    expected = pd.read_csv(tmp_path / "local.csv", keep_default_na=False)
+    pd.testing.assert_frame_equal(_parts(out).round(4), expected, check_dtype=False)
+
+    again = runner.invoke(app, [*run, "--output", str(out), *address])
+    assert again.exit_code == 2
+    assert again.stderr.startswith(f"error: {out}: already exists") and csv.exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--scheduler", "tcp://127.0.0.1:8786"], "error: --scheduler needs --engine dask\n"),
+        (["--engine", "dask", "--fix", "{tmp}/fixed.csv"], "error: --fix runs with --engine local"),
+        (["--engine", "dask", "--scheduler", "tcp://127.0.0.1:9"], "no Dask scheduler answered"),
+    ],
+)
+def test_engine_usage_errors_are_one_line(options, message, dataset, taxonomy_file, tmp_path):
+    options = [o.replace("{tmp}", str(tmp_path)) for o in options]
+    result = runner.invoke(app, ["audit", str(dataset), "--taxonomy", str(taxonomy_file), *options])
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_without_the_extra_the_engine_names_it(monkeypatch, dataset, taxonomy_file):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed fails
+    result = runner.invoke(
+        app, ["audit", str(dataset), "--taxonomy", str(taxonomy_file), "--engine", "dask"]
     )
-    pd.testing.assert_frame_equal(one.report.findings, five.report.findings)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: --engine dask needs Dask distributed: pip install 'feedtag[dask]'\n"
+    )

@@ -19,7 +19,6 @@ INSTALL = "pip install 'feedtag[dask]'"
 def require_dask() -> None:
     """Raise a one-line ``UsageError`` naming the extra when Dask ``distributed`` is missing."""
     try:
-        import dask.dataframe  # noqa: F401
         import distributed  # noqa: F401
     except ImportError:
         raise UsageError(f"--engine dask needs Dask distributed: {INSTALL}") from None
