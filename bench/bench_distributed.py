@@ -2,7 +2,7 @@
 
 Usage:
   python bench/bench_distributed.py generate --rows 10000000 --files 40 --out /work/bench-data/feedtag-10m
-  python bench/bench_distributed.py run --data /work/bench-data/feedtag-10m --workers 1 2
+  python bench/bench_distributed.py run --data /work/bench-data/feedtag-10m --workers 1 2 [--local]
 
 ``generate`` writes the synthetic export of ``bench/synthetic.py`` as ``--files`` Parquet part
 files (ids, conversations and dates continue from file to file, so the dataset reads as one
@@ -53,7 +53,7 @@ def generate(rows: int, files: int, out: Path) -> None:
     print(f"wrote {rows:,} rows in {files} files to {out}")
 
 
-def run(data: Path, workers: list[int], model: Path | None) -> None:
+def run(data: str, workers: list[int], model: Path | None, local: bool) -> None:
     from distributed import LocalCluster
 
     from bench.machine import machine
@@ -65,17 +65,19 @@ def run(data: Path, workers: list[int], model: Path | None) -> None:
     print(f"machine: {machine()}")
     taxonomy = load_taxonomy()
     fitted = load_model(model or default_model_path(), taxonomy)
-    files = dataset_files(str(data))
+    files = dataset_files(data)
     print(f"data: {data} ({len(files)} Parquet files)")
-    scratch = Path(tempfile.mkdtemp(prefix="bench-distributed-", dir=data.parent))
+    scratch = Path(tempfile.mkdtemp(prefix="bench-distributed-"))
     try:
+        if local:
+            single_machine(data, taxonomy, fitted)
         for n in workers:
             with (
                 LocalCluster(
                     n_workers=n,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",
                     memory_limit="6GiB",
                 ) as cluster,
                 engine_client(cluster.scheduler_address) as client,
@@ -83,7 +85,7 @@ def run(data: Path, workers: list[int], model: Path | None) -> None:
                 load = os.getloadavg()[0]
                 started = time.perf_counter()
                 done = distributed_suggest(
-                    client, str(data), fitted, taxonomy, None, scratch / f"suggest-{n}"
+                    client, data, fitted, taxonomy, None, scratch / f"suggest-{n}"
                 )
                 seconds = time.perf_counter() - started
                 print(
@@ -106,6 +108,34 @@ def run(data: Path, workers: list[int], model: Path | None) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+def single_machine(data: str, taxonomy, fitted) -> None:
+    """The same work on one core with ``--engine local``'s functions, for comparison."""
+    from classifier.audit.stream import audit_dataset
+    from classifier.dataset import iter_chunks
+    from classifier.model.suggest import suggest_corpus
+
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    messages = sum(
+        len(suggest_corpus(fitted, chunk).table) for chunk in iter_chunks(data, taxonomy)
+    )
+    seconds = time.perf_counter() - started
+    print(
+        f"single machine (1 process): suggest {messages:,} messages in {seconds:.0f} s = "
+        f"{messages / seconds:,.0f} messages/s (load {load:.1f} at start, "
+        f"{os.getloadavg()[0]:.1f} at end)"
+    )
+    load = os.getloadavg()[0]
+    started = time.perf_counter()
+    report = audit_dataset(data, taxonomy)
+    seconds = time.perf_counter() - started
+    print(
+        f"single machine (1 process): audit {report.summary.messages:,} messages in "
+        f"{seconds:.0f} s, {len(report.findings):,} findings (load {load:.1f} at start, "
+        f"{os.getloadavg()[0]:.1f} at end)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -114,15 +144,16 @@ def main() -> None:
     make.add_argument("--files", type=int, default=40)
     make.add_argument("--out", type=Path, default=Path("/work/bench-data/feedtag-10m"))
     timed = commands.add_parser("run")
-    timed.add_argument("--data", type=Path, default=Path("/work/bench-data/feedtag-10m"))
+    timed.add_argument("--data", default="/work/bench-data/feedtag-10m", help="directory or glob")
     timed.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     timed.add_argument("--model", type=Path, default=None)
+    timed.add_argument("--local", action="store_true", help="also time the single-machine path")
     args = parser.parse_args()
     sys.path.insert(0, str(HERE.parent))
     if args.command == "generate":
         generate(args.rows, args.files, args.out)
     else:
-        run(args.data, args.workers, args.model)
+        run(args.data, args.workers, args.model, args.local)
 
 
 if __name__ == "__main__":

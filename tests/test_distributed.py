@@ -182,3 +182,25 @@ def test_without_the_extra_the_engine_names_it(monkeypatch, dataset, taxonomy_fi
     assert result.stderr == (
         "error: --engine dask needs Dask distributed: pip install 'feedtag[dask]'\n"
     )
+
+
+def test_cross_validation_folds_on_the_workers_give_the_local_predictions(client, taxonomy):
+    import numpy as np
+
+    from classifier.audit.suspects import cross_validate
+    from classifier.corpus import corpus_from_frame
+    from classifier.engine import cross_validate_on
+
+    corpus = corpus_from_frame(pd.DataFrame(tiny_corpus(80)), taxonomy, require_tags=True)
+    before = {w: s["executing"] for w, s in _tasks_done(client).items()}
+    remote = cross_validate_on(client, corpus, folds=2)
+    local = cross_validate(corpus, folds=2, n_jobs=1)
+    assert _tasks_done(client) != before  # the fits ran as tasks on the cluster
+    assert remote.axes.keys() == local.axes.keys()
+    for axis, fold in local.axes.items():
+        np.testing.assert_array_equal(remote.axes[axis].rows, fold.rows)
+        np.testing.assert_allclose(remote.axes[axis].proba, fold.proba)
+
+
+def _tasks_done(client) -> dict:
+    return client.run(lambda dask_worker: {"executing": dask_worker.state.transition_counter})

@@ -69,7 +69,7 @@ def engine_client(
         "n_workers": workers or local_workers(),
         "threads_per_worker": 1,
         "processes": True,
-        "dashboard_address": None,
+        "dashboard_address": ":0",  # any free port: never clash with a cluster already here
         "silence_logs": logging.ERROR,
     }
     options.update(cluster)
