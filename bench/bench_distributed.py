@@ -3,6 +3,7 @@
 Usage:
   python bench/bench_distributed.py generate --rows 10000000 --files 40 --out /work/bench-data/feedtag-10m
   python bench/bench_distributed.py run --data /work/bench-data/feedtag-10m --workers 1 2 [--local]
+      [--commands suggest audit]
 
 ``generate`` writes the synthetic export of ``bench/synthetic.py`` as ``--files`` Parquet part
 files (ids, conversations and dates continue from file to file, so the dataset reads as one
@@ -20,6 +21,7 @@ import shutil
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -53,7 +55,7 @@ def generate(rows: int, files: int, out: Path) -> None:
     print(f"wrote {rows:,} rows in {files} files to {out}")
 
 
-def run(data: str, workers: list[int], model: Path | None, local: bool) -> None:
+def run(data: str, workers: list[int], model: Path | None, local: bool, commands: list[str]):
     from distributed import LocalCluster
 
     from bench.machine import machine
@@ -70,7 +72,7 @@ def run(data: str, workers: list[int], model: Path | None, local: bool) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="bench-distributed-"))
     try:
         if local:
-            single_machine(data, taxonomy, fitted)
+            single_machine(data, taxonomy, fitted, commands)
         for n in workers:
             with (
                 LocalCluster(
@@ -82,57 +84,52 @@ def run(data: str, workers: list[int], model: Path | None, local: bool) -> None:
                 ) as cluster,
                 engine_client(cluster.scheduler_address) as client,
             ):
-                load = os.getloadavg()[0]
-                started = time.perf_counter()
-                done = distributed_suggest(
-                    client, data, fitted, taxonomy, None, scratch / f"suggest-{n}"
-                )
-                seconds = time.perf_counter() - started
-                print(
-                    f"{n} worker(s): suggest {done.messages:,} messages in {seconds:.0f} s = "
-                    f"{done.messages / seconds:,.0f} messages/s (load {load:.1f} at start, "
-                    f"{os.getloadavg()[0]:.1f} at end)"
-                )
-                load = os.getloadavg()[0]
-                started = time.perf_counter()
-                report = distributed_audit(
-                    client, str(data), taxonomy, None, scratch / f"audit-{n}"
-                )
-                seconds = time.perf_counter() - started
-                print(
-                    f"{n} worker(s): audit {report.messages:,} messages in {seconds:.0f} s, "
-                    f"{report.findings:,} findings (load {load:.1f} at start, "
-                    f"{os.getloadavg()[0]:.1f} at end)"
-                )
+                if "suggest" in commands:
+                    with timed(f"{n} worker(s): suggest") as result:
+                        done = distributed_suggest(
+                            client, data, fitted, taxonomy, None, scratch / f"suggest-{n}"
+                        )
+                        result["messages"] = done.messages
+                if "audit" in commands:
+                    with timed(f"{n} worker(s): audit") as result:
+                        report = distributed_audit(client, data, taxonomy)
+                        result["messages"] = report.messages
+                        result["findings"] = report.findings
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def single_machine(data: str, taxonomy, fitted) -> None:
-    """The same work on one core with ``--engine local``'s functions, for comparison."""
+def single_machine(data: str, taxonomy, fitted, commands: list[str]) -> None:
+    """The same work in this one process with ``--engine local``'s functions, for comparison."""
     from classifier.audit.stream import audit_dataset
     from classifier.dataset import iter_chunks
     from classifier.model.suggest import suggest_corpus
 
+    if "suggest" in commands:
+        with timed("single machine (1 process): suggest") as result:
+            chunks = iter_chunks(data, taxonomy)
+            result["messages"] = sum(len(suggest_corpus(fitted, c).table) for c in chunks)
+    if "audit" in commands:
+        with timed("single machine (1 process): audit") as result:
+            report = audit_dataset(data, taxonomy)
+            result["messages"] = report.summary.messages
+            result["findings"] = len(report.findings)
+
+
+@contextmanager
+def timed(label: str):
+    """Time the block; print messages, seconds, messages/s and the load before and after."""
+    result: dict[str, int] = {}
     load = os.getloadavg()[0]
     started = time.perf_counter()
-    messages = sum(
-        len(suggest_corpus(fitted, chunk).table) for chunk in iter_chunks(data, taxonomy)
-    )
+    yield result
     seconds = time.perf_counter() - started
+    messages = result["messages"]
+    found = f", {result['findings']:,} findings" if "findings" in result else ""
     print(
-        f"single machine (1 process): suggest {messages:,} messages in {seconds:.0f} s = "
-        f"{messages / seconds:,.0f} messages/s (load {load:.1f} at start, "
-        f"{os.getloadavg()[0]:.1f} at end)"
-    )
-    load = os.getloadavg()[0]
-    started = time.perf_counter()
-    report = audit_dataset(data, taxonomy)
-    seconds = time.perf_counter() - started
-    print(
-        f"single machine (1 process): audit {report.summary.messages:,} messages in "
-        f"{seconds:.0f} s, {len(report.findings):,} findings (load {load:.1f} at start, "
-        f"{os.getloadavg()[0]:.1f} at end)"
+        f"{label} {messages:,} messages in {seconds:.0f} s = {messages / seconds:,.0f} "
+        f"messages/s{found} (load {load:.1f} at start, {os.getloadavg()[0]:.1f} at end)",
+        flush=True,
     )
 
 
@@ -143,17 +140,18 @@ def main() -> None:
     make.add_argument("--rows", type=int, default=10_000_000)
     make.add_argument("--files", type=int, default=40)
     make.add_argument("--out", type=Path, default=Path("/work/bench-data/feedtag-10m"))
-    timed = commands.add_parser("run")
-    timed.add_argument("--data", default="/work/bench-data/feedtag-10m", help="directory or glob")
-    timed.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    timed.add_argument("--model", type=Path, default=None)
-    timed.add_argument("--local", action="store_true", help="also time the single-machine path")
+    bench = commands.add_parser("run")
+    bench.add_argument("--data", default="/work/bench-data/feedtag-10m", help="directory or glob")
+    bench.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    bench.add_argument("--model", type=Path, default=None)
+    bench.add_argument("--local", action="store_true", help="also time the single-machine path")
+    bench.add_argument("--commands", nargs="+", default=["suggest", "audit"])
     args = parser.parse_args()
     sys.path.insert(0, str(HERE.parent))
     if args.command == "generate":
         generate(args.rows, args.files, args.out)
     else:
-        run(args.data, args.workers, args.model, args.local)
+        run(args.data, args.workers, args.model, args.local, args.commands)
 
 
 if __name__ == "__main__":
