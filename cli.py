@@ -450,6 +450,31 @@ def _print_taxonomy_diff(result) -> None:
         out.print(table, markup=False)
 
 
+class Engine(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        help="local: stream on this machine. dask: run on a Dask cluster (--scheduler, or a "
+        "local cluster of one worker per core); needs the extra: pip install 'feedtag\\[dask]'.",
+    ),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        metavar="ADDRESS",
+        envvar="FEEDTAG_SCHEDULER",
+        help="Address of an existing Dask scheduler (tcp://HOST:8786), with --engine dask.",
+        show_default=False,
+    ),
+]
+
+
 class DataFormat(StrEnum):
     table = "table"
     json = "json"
@@ -508,6 +533,8 @@ def audit(
     text_column: TextColumn = None,
     tags_column: TagsColumn = None,
     axis_column: AxisColumn = None,
+    engine: EngineOption = Engine.local,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Audit a tagged corpus: every message exactly one tag per axis, recorded once.
 
@@ -524,6 +551,10 @@ def audit(
     from classifier.errors import UsageError
     from classifier.taxonomy import load_taxonomy
 
+    if _engine(engine, scheduler):  # the Dask engine (issue 17): see the end of this file
+        args = (corpus, taxonomy, format, output, fail_on, fix, checks, limit, cross_validate)
+        columns = _columns(id_column, text_column, tags_column, axis_column)
+        return _audit_on_dask(scheduler, *args, folds, model, rare_below, columns)
     if output is not None and format is DataFormat.table:
         raise UsageError("--output needs --format json, csv or markdown")
     if cross_validate and model is not None:
@@ -1714,14 +1745,22 @@ def suggest(
     ] = None,
     id_column: IdColumn = None,
     text_column: TextColumn = None,
+    engine: EngineOption = Engine.local,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Suggest one tag per axis, with confidence and status (auto or review).
 
     Example: feedtag suggest "The widget does not load on Safari"
     Example: feedtag suggest --input messages.csv --output suggestions.csv
+    Example: feedtag suggest --input export/ --output suggested/ --engine dask
     """
     from classifier.errors import UsageError
     from classifier.taxonomy import load_taxonomy
+
+    if _engine(engine, scheduler):  # the Dask engine (issue 17): see the end of this file
+        columns = _columns(id_column, text_column, None, None)
+        args = (text, input, output, model, taxonomy, top, format, columns)
+        return _suggest_on_dask(scheduler, *args)
 
     if (text is None) == (input is None):
         raise UsageError("give either TEXT or --input FILE")
@@ -2420,3 +2459,134 @@ def followups(
             highlight=False,
             markup=False,
         )
+
+
+# The Dask engine (issue 17): ``--engine dask [--scheduler ADDRESS]`` on audit and suggest.
+# The library does the work (classifier.engine); these check options and render the results.
+
+
+def _engine(engine: Engine, scheduler: str | None) -> bool:
+    """Whether the command runs on Dask; a usage error for --scheduler alone or a missing extra."""
+    from classifier.errors import UsageError
+
+    if engine is not Engine.dask:
+        if scheduler is not None:
+            raise UsageError("--scheduler needs --engine dask")
+        return False
+    from classifier.engine import require_dask
+
+    require_dask()
+    return True
+
+
+@contextlib.contextmanager
+def _cluster(scheduler: str | None):
+    """The Dask client, with one line on stderr saying which cluster runs the work."""
+    from classifier.engine import engine_client
+
+    where = f"connecting to {scheduler}" if scheduler else "starting a local Dask cluster"
+    with contextlib.ExitStack() as stack:
+        with _spinner(where):
+            client = stack.enter_context(engine_client(scheduler))
+        workers = len(client.scheduler_info(n_workers=-1)["workers"])
+        place = scheduler or f"a local cluster at {client.scheduler.address}"
+        say(err, ("dask:", "dim"), f" {_count(workers, 'worker')} on {place}")
+        yield client
+
+
+def _suggest_on_dask(scheduler, text, input, output, model, taxonomy, top, format, columns):
+    from classifier.engine import distributed_suggest
+    from classifier.engine.partitions import check_target
+    from classifier.errors import UsageError
+    from classifier.taxonomy import load_taxonomy
+
+    if text is not None or input is None or output is None:
+        raise UsageError("--engine dask suggests for a dataset: give --input DATASET --output DIR")
+    if format is not None:
+        raise UsageError("--engine dask writes a directory of Parquet parts: leave out --format")
+    check_target(output)  # before the model loads and the cluster starts
+    loaded = load_taxonomy(taxonomy)
+    fitted = _load_model(model, loaded)
+    with _cluster(scheduler) as client:
+        bar, tick = _progress(f"suggesting for {input} (files done)")
+        with bar:
+            done = distributed_suggest(
+                client, str(input), fitted, loaded, columns, output, top=top, progress=tick
+            )
+    err.print(
+        f"wrote {output}: {_count(done.messages, 'message')} in "
+        f"{_count(done.parts, 'Parquet part')}",
+        highlight=False,
+    )
+    say(err, (f"calibration: {_calibration(model)}", "dim"))
+
+
+def _audit_on_dask(
+    scheduler, corpus, taxonomy, format, output, fail_on, fix, checks, limit, cross_validate,
+    folds, model, rare_below, columns,
+):  # fmt: skip
+    from classifier.audit.health import HealthSettings
+    from classifier.engine.partitions import check_target
+    from classifier.errors import UsageError
+    from classifier.taxonomy import load_taxonomy
+
+    if fix is not None:
+        raise UsageError("--fix runs with --engine local (it copies the corpus in row order)")
+    if model is not None:
+        raise UsageError("--model runs with --engine local; --cross-validate runs on the cluster")
+    if output is not None and (cross_validate or format is not DataFormat.table):
+        raise UsageError(
+            "with --engine dask, --output is a directory of Parquet parts of the findings "
+            "(no --format, no --cross-validate)"
+        )
+    if output is not None:
+        check_target(output)
+    loaded = load_taxonomy(taxonomy)
+    settings = HealthSettings(rare_below=rare_below)
+    chosen = checks.split(",") if checks else None
+    with _cluster(scheduler) as client:
+        if cross_validate:
+            from classifier.audit import run_audit
+            from classifier.engine import cross_validate_on
+
+            data = _load(corpus, loaded, columns, require_tags=True)
+            bar, tick = _progress(f"cross-validating {len(data)} messages, {folds} folds")
+            with bar:
+                predictions = cross_validate_on(client, data, folds=folds, progress=tick)
+            for axis, why in predictions.skipped.items():
+                say(err, ("note:", "yellow"), f" axis '{axis}' not judged: {why}")
+            report = run_audit(data, chosen, predictions, settings)
+        else:
+            from classifier.engine import distributed_audit
+
+            bar, tick = _progress(f"auditing {corpus} (files done)")
+            with bar:
+                done = distributed_audit(
+                    client, str(corpus), loaded, columns, output, checks=chosen,
+                    settings=settings, progress=tick,
+                )  # fmt: skip
+            report = done.report
+    if output is not None:
+        err.print(
+            f"wrote {output}: {_count(len(report.findings), 'finding')} in "
+            f"{_count(done.parts, 'Parquet part')}",
+            highlight=False,
+        )
+    else:
+        _render_audit(report, format, limit)
+    if report.fails(fail_on.value):
+        raise typer.Exit(1)
+
+
+def _render_audit(report, format: DataFormat, limit: int) -> None:
+    """An audit report on stdout in ``format``, as the local path prints it."""
+    if format is DataFormat.json:
+        _emit(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", None)
+    elif format is DataFormat.csv:
+        from classifier.output import csv_text
+
+        _emit(csv_text(report.findings), None)
+    elif format is DataFormat.markdown:
+        _emit(report.to_markdown(limit), None)
+    else:
+        _print_audit(report, limit)

@@ -1,0 +1,303 @@
+"""The audit of a dataset on a Dask cluster: row checks per file, cross-row checks shuffled.
+
+1. Per file, on a worker: ``row_findings`` of every chunk, the chunk's ``Tally``, and the
+   cross-row keys (``cross_row_keys``) split into buckets by text hash and by id hash.
+2. The shuffle: bucket ``b`` of every file goes to one task, which runs
+   ``cross_row_findings`` on it, ``by="text"`` or ``by="id"``; each is complete for what it
+   checks, as every row sharing a hash lands in the same bucket.
+3. Here: ``combine_cross_row`` (the one-reason-per-message rule across buckets), the ids of
+   flagged rows fetched from their files' workers, the tallies summed, the health checks run
+   on the sum, and ``report_of`` orders it all as ``audit_dataset`` does on one machine.
+
+Only the keys (about 70 bytes a message) cross the network; the checks are the library's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from classifier.dataset import CHUNK_ROWS
+from classifier.engine.cluster import broadcast
+from classifier.engine.partitions import (
+    Partition,
+    detect_columns,
+    partition_corpora,
+    plan,
+    result_directory,
+    write_part,
+)
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from distributed import Client
+
+    from classifier.audit.health import HealthSettings
+    from classifier.audit.report import AuditReport
+    from classifier.audit.tally import Tally
+    from classifier.corpus import Columns
+    from classifier.taxonomy import Taxonomy
+
+FINDINGS_PER_PART = 1_000_000  # rows of each Parquet part of the findings
+
+
+@dataclass
+class AuditPart:
+    """What a worker keeps of one file: its findings and tally (sent back), its ids and its
+    keys by bucket (fetched by the shuffle's tasks)."""
+
+    first_row: int
+    findings: list[pd.DataFrame]
+    tally: Tally
+    names: dict[int, str]
+    ids: np.ndarray | None
+    by_text: list[pd.DataFrame]
+    by_id: list[pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class DistributedAudit:
+    """The report, and where its findings were written (when they were)."""
+
+    report: AuditReport
+    path: Path | None = None
+    parts: int = 0
+
+    @property
+    def messages(self) -> int:
+        return self.report.summary.messages
+
+    @property
+    def findings(self) -> int:
+        return len(self.report.findings)
+
+
+def audit_partition(
+    partition: Partition,
+    taxonomy: Taxonomy,
+    columns: Columns | None,
+    checks: list[str],
+    buckets: int,
+    chunk_rows: int,
+) -> AuditPart:
+    """On a worker: the row checks, tally and bucketed cross-row keys of one file."""
+    import numpy as np
+    import pandas as pd
+
+    from classifier.audit.checks import row_findings
+    from classifier.audit.duplicates import CROSS_ROW_CHECKS, cross_row_keys, signature_names
+    from classifier.audit.stream import _compact
+    from classifier.audit.tally import Tally
+
+    cross = any(check in CROSS_ROW_CHECKS for check in checks)
+    tally = Tally(taxonomy)
+    found, keys, ids, names = [], [], [], {}
+    for chunk in partition_corpora(
+        partition, taxonomy, columns, require_tags=True, chunk_rows=chunk_rows
+    ):
+        tally.add(chunk)
+        found.append(_compact(row_findings(chunk, checks)))
+        if cross:
+            keys.append(cross_row_keys(chunk))
+            names.update(signature_names(chunk))
+            ids.append(chunk.messages["id"].to_numpy(dtype=object))
+    if not cross:
+        return AuditPart(partition.first_row, found, tally, {}, None, [], [])
+    every = pd.concat(keys, ignore_index=True)
+    text_bucket = (every["text"].to_numpy() % np.uint64(buckets)).astype(np.int64)
+    id_bucket = (every["id"].to_numpy() % np.uint64(buckets)).astype(np.int64)
+    text_keys = every.drop(columns=["id"])
+    id_keys = every[["row", "id"]]
+    return AuditPart(
+        partition.first_row,
+        found,
+        tally,
+        names,
+        np.concatenate(ids),
+        [text_keys[text_bucket == b].reset_index(drop=True) for b in range(buckets)],
+        [id_keys[id_bucket == b].reset_index(drop=True) for b in range(buckets)],
+    )
+
+
+def part_summary(part: AuditPart) -> tuple[list[pd.DataFrame], Tally, dict[int, str]]:
+    """What this machine needs of a part: its findings, tally and tag signatures."""
+    return part.findings, part.tally, part.names
+
+
+def bucket_of(part: AuditPart, by: str, bucket: int) -> pd.DataFrame:
+    """One bucket of a part's keys (a task beside the part: only the bucket moves)."""
+    return (part.by_text if by == "text" else part.by_id)[bucket]
+
+
+def bucket_findings(
+    names: dict[int, str], checks: list[str], by: str, *pieces: pd.DataFrame
+) -> pd.DataFrame:
+    """The cross-row findings of one bucket, gathered from every part."""
+    import pandas as pd
+
+    from classifier.audit.duplicates import cross_row_findings
+
+    keys = pd.concat(pieces, ignore_index=True)
+    return cross_row_findings(keys, names, checks=checks, by=(by,))
+
+
+def ids_at(part: AuditPart, rows: np.ndarray) -> np.ndarray:
+    """The ids of some of a part's rows (dataset row numbers)."""
+    return part.ids[rows - part.first_row]
+
+
+def distributed_audit(
+    client: Client,
+    name: str,
+    taxonomy: Taxonomy,
+    columns: Columns | None = None,
+    out: Path | None = None,
+    *,
+    checks: Iterable[str] | None = None,
+    settings: HealthSettings | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+    buckets: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> DistributedAudit:
+    """``audit_dataset`` of the dataset ``name``, its files checked on the cluster's workers.
+
+    The report equals the single-machine one. With ``out``, the findings (in report order)
+    are also written there as a new directory of Parquet parts of ``FINDINGS_PER_PART`` rows.
+    ``buckets`` (default: twice the workers, at most one per file) sets the shuffle's width.
+    ``progress(files_done, files)`` ticks as the files' checks finish.
+
+    Raises
+    ------
+    CorpusError
+        As the single-machine path, naming the file and row.
+    UsageError
+        For a check that does not exist or needs a model.
+    OutputError
+        When ``out`` exists and is not empty, or cannot be written.
+    """
+    from classifier.audit.health import HealthSettings
+    from classifier.audit.report import select_checks
+    from classifier.engine.partitions import check_target
+
+    settings = settings or HealthSettings()
+    selected = select_checks(checks, None, settings)
+    if out is not None:
+        check_target(Path(out))
+    partitions = plan(client, name)
+    found = client.submit(detect_columns, partitions[0], taxonomy, columns, True).result()
+    workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+    width = buckets or max(1, min(len(partitions), 2 * workers))
+    report = _report(client, name, partitions, taxonomy, found, selected, settings, width,
+                     chunk_rows, progress)  # fmt: skip
+    if out is None:
+        return DistributedAudit(report)
+    findings = report.findings
+    with result_directory(Path(out)) as temp:
+        starts = range(0, max(len(findings), 1), FINDINGS_PER_PART)
+        for index, start in enumerate(starts):
+            write_part(temp, index, findings.iloc[start : start + FINDINGS_PER_PART])
+    return DistributedAudit(report, Path(out), len(starts))
+
+
+def _report(
+    client: Client,
+    name: str,
+    partitions: list[Partition],
+    taxonomy: Taxonomy,
+    columns: Columns,
+    selected: dict[str, Any],
+    settings: HealthSettings,
+    width: int,
+    chunk_rows: int,
+    progress: Callable[[int, int], None] | None,
+) -> AuditReport:
+    import numpy as np
+
+    from classifier.audit.duplicates import CROSS_ROW_CHECKS, combine_cross_row
+    from classifier.audit.report import HEALTH_CHECKS, report_of
+    from classifier.audit.stream import _expand
+
+    names = list(selected)
+    shipped = broadcast(client, taxonomy)
+    parts = [
+        client.submit(audit_partition, p, shipped, columns, names, width, chunk_rows, pure=False)
+        for p in partitions
+    ]
+    summaries = client.map(part_summary, parts, pure=False)
+    if progress is not None:
+        from distributed import as_completed
+
+        for done, _ in enumerate(as_completed(summaries), 1):
+            progress(done, len(partitions))
+    gathered = client.gather(summaries)
+    found = [_expand(chunk) for findings, _, _ in gathered for chunk in findings]
+    tally = merge_tallies(taxonomy, [tally for _, tally, _ in gathered])
+    if any(check in CROSS_ROW_CHECKS for check in names):
+        signatures: dict[int, str] = {}
+        for _, _, part_names in gathered:
+            signatures.update(part_names)
+        shipped_names = broadcast(client, signatures)
+        cross = {}
+        for by in ("id", "text"):
+            cross[by] = [
+                client.submit(
+                    bucket_findings,
+                    shipped_names,
+                    names,
+                    by,
+                    *[client.submit(bucket_of, part, by, b, pure=False) for part in parts],
+                    pure=False,
+                )
+                for b in range(width)
+            ]
+        combined = combine_cross_row(*client.gather(cross["id"] + cross["text"]))
+        rows = combined["row"].to_numpy(dtype=np.int64)
+        firsts = np.array([p.first_row for p in partitions], dtype=np.int64)
+        owner = np.searchsorted(firsts, rows, side="right") - 1
+        ids = np.empty(rows.size, dtype=object)
+        lookups = {
+            i: (np.flatnonzero(owner == i), client.submit(ids_at, parts[i], rows[owner == i]))
+            for i in np.unique(owner).tolist()
+        }
+        for positions, future in lookups.values():
+            ids[positions] = future.result()
+        found.append(combined.assign(id=ids))
+    for check_name, check in selected.items():
+        if check_name in HEALTH_CHECKS:
+            found.append(check(tally))
+    del parts
+    return report_of(name, tally, found, None, settings, names)
+
+
+def merge_tallies(taxonomy: Taxonomy, tallies: list[Tally]) -> Tally:
+    """The tally of consecutive parts of a dataset, in row order: the sum of their counts,
+    agents numbered in order of first appearance as ``Tally.add`` numbers them."""
+    import numpy as np
+
+    from classifier.audit.tally import Tally
+
+    total = Tally(taxonomy)
+    for part in tallies:
+        total.messages += part.messages
+        total.complete += part.complete
+        if total.first_row is None:
+            total.first_row = part.first_row
+        for axis, counts in part.tags.items():
+            mine = total.tags.setdefault(axis, dict.fromkeys(counts, 0))
+            for tag, n in counts.items():
+                mine[tag] += n
+        if part.agents is None:
+            continue
+        if total.agents is None:
+            total.agents = {}
+        mapping = np.array([total._code(n) for n in part.agent_names], dtype=np.int32)
+        for codes in part.agent_codes:
+            total.agent_codes.append(mapping[codes] if len(codes) else codes)
+        for agent, (n, k) in part.agents.items():
+            figures = total.agents.setdefault(agent, [0, 0])
+            figures[0] += n
+            figures[1] += k
+    return total
