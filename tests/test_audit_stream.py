@@ -95,6 +95,7 @@ def assert_same(streamed, whole):
 @given(
     rows=ROWS,
     chunk_rows=st.integers(1, 12),
+    memory_rows=st.sampled_from([0, 5, 1_000_000]),  # 0 and 5: the keys spill to disk
     suffix=st.sampled_from([".csv", ".jsonl", ".parquet"]),
     checks=st.none()
     | st.sets(
@@ -104,12 +105,20 @@ def assert_same(streamed, whole):
         min_size=1,
     ),
 )
-def test_streamed_audit_is_the_whole_audit(tmp_path, taxonomy, rows, chunk_rows, suffix, checks):
+def test_streamed_audit_is_the_whole_audit(
+    tmp_path, taxonomy, rows, chunk_rows, memory_rows, suffix, checks
+):
     path = write(rows, tmp_path / f"corpus{suffix}")
     settings_ = HealthSettings(rare_below=3)
     whole = run_audit(load_corpus(path, taxonomy), checks, None, settings_)
     streamed = audit_dataset(
-        str(path), taxonomy, None, checks, settings=settings_, chunk_rows=chunk_rows
+        str(path),
+        taxonomy,
+        None,
+        checks,
+        settings=settings_,
+        chunk_rows=chunk_rows,
+        memory_rows=memory_rows,
     )
     assert_same(streamed, whole)
     assert streamed.to_dict() == whole.to_dict()
@@ -192,3 +201,43 @@ def test_keys_are_compact_integers(taxonomy, tmp_path):
         "sig:topic",
     ]
     assert all(dtype.kind in "iu" and dtype.itemsize == 8 for dtype in keys.dtypes)
+
+
+def test_spilled_keys_find_the_same_and_leave_nothing_behind(tmp_path, taxonomy, monkeypatch):
+    rows = [
+        {"id": str(i % 7), "conversation_id": f"c{i % 3}", "text": TEXTS[i % len(TEXTS)],
+         "tags": TAGS[i % len(TAGS)]}
+        for i in range(60)
+    ]  # fmt: skip
+    path = write(rows, tmp_path / "corpus.csv")
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    monkeypatch.setenv("TMPDIR", str(spill))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read once, then cached
+    whole = audit_dataset(str(path), taxonomy, chunk_rows=8)
+    spilled = audit_dataset(str(path), taxonomy, chunk_rows=8, memory_rows=10)
+    assert_same(spilled, whole)
+    assert (whole.findings["check"] == "duplicate-message").sum() > 10
+    assert list(spill.iterdir()) == []
+
+
+def test_keys_past_memory_rows_wait_on_disk_in_buckets(tmp_path, taxonomy):
+    from classifier.audit.duplicates import cross_row_keys
+    from classifier.audit.spill import CrossRowKeys
+
+    rows = [
+        {"id": str(i), "conversation_id": "c1", "text": f"text {i % 4}", "tags": TAGS[1]}
+        for i in range(30)
+    ]
+    corpus = load_corpus(write(rows, tmp_path / "corpus.csv"), taxonomy)
+    with CrossRowKeys(memory_rows=20, buckets=4, directory=tmp_path) as keys:
+        keys.add(cross_row_keys(corpus), corpus.messages["id"])
+        assert keys.spilled
+        (spill,) = tmp_path.glob("feedtag-keys-*")
+        assert {p.name for p in spill.iterdir()} <= {
+            f"{by}-{b:04d}.arrow" for by in ("id", "text") for b in range(4)
+        }
+        found = keys.findings({}, ["duplicate-message"])
+    assert not spill.exists()
+    assert found["row"].tolist() == list(range(5, 31))  # rows 1-4 hold the first of each text
+    assert found["id"].tolist() == [str(i) for i in range(4, 30)]

@@ -99,6 +99,25 @@ def cross_row_keys(chunk: Corpus, names: dict[int, str] | None = None) -> pd.Dat
     return pd.DataFrame(keys)
 
 
+def split_by_hash(
+    keys: pd.DataFrame, buckets: int, keep: Iterable[str] = ()
+) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
+    """``keys`` cut into ``buckets`` parts by text hash (every column but ``id``) and by id
+    hash (``row``, ``id`` and ``keep``). Cut every chunk so, and bucket ``b`` of all chunks is
+    complete for ``cross_row_findings(by=("text",))``, or ``by=("id",)``: a shuffle."""
+    import numpy as np
+
+    size = np.uint64(buckets)
+    text_bucket = (keys["text"].to_numpy() % size).astype(np.int64)
+    id_bucket = (keys["id"].to_numpy() % size).astype(np.int64)
+    text_keys = keys.drop(columns=["id"])
+    id_keys = keys[["row", "id", *keep]]
+    return (
+        [text_keys[text_bucket == b].reset_index(drop=True) for b in range(buckets)],
+        [id_keys[id_bucket == b].reset_index(drop=True) for b in range(buckets)],
+    )
+
+
 def signature_names(chunk: Corpus) -> dict[int, str]:
     """Hash -> signature string of every per-axis tag signature in ``chunk`` (a few dozen).
 

@@ -2,9 +2,10 @@
 
 One pass over the chunks (``classifier.dataset.iter_chunks``) runs the row checks on each
 (``row_findings``), keeps their findings compactly (categoricals), collects the cross-row keys
-(``cross_row_keys``: eight integers per message), the ids (Arrow strings, to name the rows a
-cross-row check flags) and the counts of the summary (``Tally``), and hands each chunk to the
-``--fix`` writer. Then ``cross_row_findings`` runs once on all the keys and ``report_of`` puts
+(``cross_row_keys``: eight integers per message) with the ids, in memory or, past a million
+messages, on disk in hash buckets (``spill.CrossRowKeys``), the counts of the summary
+(``Tally``), and hands each chunk to the ``--fix`` writer. Then ``cross_row_findings`` runs on
+the keys (all at once, or bucket by bucket) and ``report_of`` puts
 the findings in report order: the report is the one ``run_audit`` gives for the corpus read
 whole (tests/test_audit_stream.py holds the two equal on random corpora and chunk sizes).
 """
@@ -15,13 +16,10 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from classifier.audit.checks import COLUMNS, row_findings
-from classifier.audit.duplicates import (
-    CROSS_ROW_CHECKS,
-    cross_row_findings,
-    cross_row_keys,
-)
+from classifier.audit.duplicates import CROSS_ROW_CHECKS, cross_row_keys
 from classifier.audit.health import HealthSettings
 from classifier.audit.report import CHECKS, HEALTH_CHECKS, AuditReport, report_of, select_checks
+from classifier.audit.spill import MEMORY_ROWS, CrossRowKeys
 from classifier.audit.tally import Tally
 from classifier.dataset import CHUNK_ROWS, iter_chunks
 
@@ -43,6 +41,7 @@ def audit_dataset(
     *,
     settings: HealthSettings | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    memory_rows: int = MEMORY_ROWS,
     fix: ChunkedFix | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> AuditReport:
@@ -51,7 +50,8 @@ def audit_dataset(
     The checks are the rule checks and taxonomy health (as ``select_checks`` without
     predictions: the model-assisted audit reads the corpus whole). ``fix`` receives every
     chunk (``ChunkedFix.add``); the caller commits it. ``progress(rows)`` is called after each
-    chunk with the rows read so far.
+    chunk with the rows read so far. Past ``memory_rows`` messages the cross-row keys wait on
+    disk (``classifier.audit.spill``), so memory stays flat as the corpus grows.
 
     Raises
     ------
@@ -60,50 +60,31 @@ def audit_dataset(
     UsageError
         For a check that does not exist or needs a model.
     """
-    import pyarrow as pa
-
     settings = settings or HealthSettings()
     selected = select_checks(checks, None, settings)
     cross = any(check in CROSS_ROW_CHECKS for check in selected)
     tally = Tally(taxonomy)
-    found, keys, ids, names = [], [], [], {}
-    for chunk in iter_chunks(name, taxonomy, columns, require_tags=True, chunk_rows=chunk_rows):
-        tally.add(chunk)
-        found.append(_compact(row_findings(chunk, selected)))
+    found, names = [], {}
+    with CrossRowKeys(memory_rows=memory_rows) as keys:
+        for chunk in iter_chunks(name, taxonomy, columns, require_tags=True, chunk_rows=chunk_rows):
+            tally.add(chunk)
+            found.append(_compact(row_findings(chunk, selected)))
+            if cross:
+                keys.add(cross_row_keys(chunk, names), chunk.messages["id"])
+            if fix is not None:
+                fix.add(chunk)
+            if progress is not None:
+                progress(tally.messages)
+        parts = [_expand(part) for part in found]
+        del found
         if cross:
-            keys.append(cross_row_keys(chunk, names))
-            ids.append(pa.array(chunk.messages["id"].to_numpy(dtype=object), pa.string()))
-        if fix is not None:
-            fix.add(chunk)
-        if progress is not None:
-            progress(tally.messages)
-    parts = [_expand(part) for part in found]
-    del found
-    if cross:
-        parts.append(_cross_row(keys, ids, names, selected, tally.first_row or 1))
+            parts.append(keys.findings(names, selected))
     for check_name, check in selected.items():
         if check_name in HEALTH_CHECKS:
             parts.append(check(tally))
         elif check_name not in CHECKS:  # pragma: no cover - select_checks refuses these
             raise AssertionError(check_name)
     return report_of(name, tally, parts, None, settings, selected)
-
-
-def _cross_row(keys: list, ids: list, names: dict, selected, first_row: int) -> pd.DataFrame:
-    """The cross-row findings of all chunks, with the ids of the rows they flag."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-
-    every = pd.concat(keys, ignore_index=True)
-    keys.clear()
-    found = cross_row_findings(every, names, checks=selected)
-    del every
-    column = pa.chunked_array(ids, pa.string())
-    ids.clear()
-    positions = found["row"].to_numpy(dtype=np.int64) - first_row
-    picked = column.take(pa.array(positions)).to_numpy(zero_copy_only=False)
-    return found.assign(id=np.asarray(picked, dtype=object))
 
 
 def _compact(found: pd.DataFrame) -> pd.DataFrame:

@@ -88,7 +88,12 @@ def audit_partition(
     import pandas as pd
 
     from classifier.audit.checks import row_findings
-    from classifier.audit.duplicates import CROSS_ROW_CHECKS, cross_row_keys, signature_names
+    from classifier.audit.duplicates import (
+        CROSS_ROW_CHECKS,
+        cross_row_keys,
+        signature_names,
+        split_by_hash,
+    )
     from classifier.audit.stream import _compact
     from classifier.audit.tally import Tally
 
@@ -106,20 +111,8 @@ def audit_partition(
             ids.append(chunk.messages["id"].to_numpy(dtype=object))
     if not cross:
         return AuditPart(partition.first_row, found, tally, {}, None, [], [])
-    every = pd.concat(keys, ignore_index=True)
-    text_bucket = (every["text"].to_numpy() % np.uint64(buckets)).astype(np.int64)
-    id_bucket = (every["id"].to_numpy() % np.uint64(buckets)).astype(np.int64)
-    text_keys = every.drop(columns=["id"])
-    id_keys = every[["row", "id"]]
-    return AuditPart(
-        partition.first_row,
-        found,
-        tally,
-        names,
-        np.concatenate(ids),
-        [text_keys[text_bucket == b].reset_index(drop=True) for b in range(buckets)],
-        [id_keys[id_bucket == b].reset_index(drop=True) for b in range(buckets)],
-    )
+    by_text, by_id = split_by_hash(pd.concat(keys, ignore_index=True), buckets)
+    return AuditPart(partition.first_row, found, tally, names, np.concatenate(ids), by_text, by_id)
 
 
 def part_summary(part: AuditPart) -> tuple[list[pd.DataFrame], Tally, dict[int, str]]:
