@@ -765,6 +765,8 @@ def export(
     text_column: TextColumn = None,
     tags_column: TagsColumn = None,
     axis_column: AxisColumn = None,
+    engine: EngineOption = Engine.local,
+    scheduler: SchedulerOption = None,
 ) -> None:
     """Export messages by team (or topic): one file per tag, an index, and _needs-review.
 
@@ -787,8 +789,12 @@ def export(
     confidence = DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
     chosen = select(loaded, by, since=since, until=until, topics=topic, min_confidence=confidence)
     check_out_dir(out, force)
-    suggester = _suggester(model, loaded) if suggest else None
     columns = _columns(id_column, text_column, tags_column, axis_column)
+    if _engine(engine, scheduler):  # the Dask engine (issue 17): see the end of this file
+        fitted = _load_model(model, loaded) if suggest else None
+        args = (corpus, loaded, columns, chosen, out, format, force, fitted)
+        return _export_on_dask(scheduler, *args)
+    suggester = _suggester(model, loaded) if suggest else None
     chunks = iter_chunks(str(corpus), loaded, columns, require_tags=not suggest)
     with _spinner(f"exporting {corpus} to {out}"):
         done = export_chunks(
@@ -2461,7 +2467,7 @@ def followups(
         )
 
 
-# The Dask engine (issue 17): ``--engine dask [--scheduler ADDRESS]`` on audit and suggest.
+# The Dask engine (issue 17): ``--engine dask [--scheduler ADDRESS]`` on audit, suggest, export.
 # The library does the work (classifier.engine); these check options and render the results.
 
 
@@ -2519,6 +2525,19 @@ def _suggest_on_dask(scheduler, text, input, output, model, taxonomy, top, forma
         highlight=False,
     )
     say(err, (f"calibration: {_calibration(model)}", "dim"))
+
+
+def _export_on_dask(scheduler, corpus, taxonomy, columns, chosen, out, format, force, model):
+    from classifier.engine import distributed_export
+
+    with _cluster(scheduler) as client:
+        bar, tick = _progress(f"exporting {corpus} to {out} (files done)")
+        with bar:
+            done = distributed_export(
+                client, str(corpus), taxonomy, columns, chosen, out,
+                format=format.value, force=force, model=model, progress=tick,
+            )  # fmt: skip
+    _print_export(done, out)
 
 
 def _audit_on_dask(

@@ -105,7 +105,7 @@ def iter_frames(name: str, chunk_rows: int = CHUNK_ROWS) -> Iterator[Chunk]:
             if schema is None:
                 schema = (file, list(frame.columns))
             elif list(frame.columns) != schema[1]:
-                frame = _conform(file, frame, *schema)
+                frame = conform_columns(file, frame, *schema)
             yield Chunk(file, fmt, frame, file_row, first_row)
             file_row += len(frame)
             first_row += len(frame)
@@ -114,7 +114,9 @@ def iter_frames(name: str, chunk_rows: int = CHUNK_ROWS) -> Iterator[Chunk]:
         raise CorpusError(f"{name}: no messages {where} (only a header, or nothing)")
 
 
-def _conform(file: str, frame: pd.DataFrame, first: str, columns: list[str]) -> pd.DataFrame:
+def conform_columns(file: str, frame: pd.DataFrame, first: str, columns: list[str]) -> pd.DataFrame:
+    """``frame`` of ``file`` with ``columns`` (those of the dataset's ``first`` file) in their
+    order; a clear error when the two files' columns differ."""
     if set(frame.columns) != set(columns):
         extra = sorted(set(map(str, frame.columns)) - set(map(str, columns)))
         lacking = sorted(set(map(str, columns)) - set(map(str, frame.columns)))

@@ -86,35 +86,68 @@ def append_bytes(path: str | Path, data: bytes) -> None:
         raise OutputError(f"{path}: cannot write it ({err.strerror or err})") from None
 
 
+class AtomicFile:
+    """A file written piece by piece into a temp file beside ``path``: ``commit`` syncs and
+    renames it into place, ``discard`` removes it and leaves ``path`` as it was."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = path = Path(path)
+        if path.is_dir():
+            raise OutputError(f"{path}: is a directory; name a file to write")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        except OSError as err:
+            raise OutputError(f"{path}: cannot write here ({err.strerror})") from None
+        self._temp = Path(temp)
+        self.stream: BinaryIO = os.fdopen(handle, "wb")
+        try:
+            os.chmod(temp, 0o666 & ~_umask())  # as write_atomic: normal permissions
+        except OSError as err:
+            self.discard()
+            raise OutputError(f"{path}: cannot write here ({err.strerror})") from None
+
+    def write(self, data: bytes) -> None:
+        try:
+            self.stream.write(data)
+        except OSError as err:
+            self.discard()
+            raise OutputError(f"{self.path}: cannot write it ({err.strerror or err})") from None
+
+    def commit(self) -> Path:
+        try:
+            self.stream.flush()
+            os.fsync(self.stream.fileno())
+            self.stream.close()
+            os.replace(self._temp, self.path)
+        except OSError as err:
+            self.discard()
+            raise OutputError(f"{self.path}: cannot write it ({err.strerror or err})") from None
+        return self.path
+
+    def discard(self) -> None:
+        if not self.stream.closed:
+            self.stream.close()
+        self._temp.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_stream(path: str | Path) -> Iterator[BinaryIO]:
     """A file written piece by piece, then renamed into place: whole or not at all.
 
-    For outputs built chunk by chunk (``suggest --input`` over a large dataset): the stream
-    is a temp file in the same folder; leaving the block normally syncs and renames it to
-    ``path``, an exception (or Ctrl-C) removes it and leaves ``path`` as it was.
+    For outputs built chunk by chunk (``suggest --input`` over a large dataset): leaving the
+    block normally commits the ``AtomicFile``; an exception (or Ctrl-C) discards it.
     """
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"{path}: is a directory; name a file to write")
+    target = AtomicFile(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        yield target.stream
     except OSError as err:
-        raise OutputError(f"{path}: cannot write here ({err.strerror})") from None
-    try:
-        os.chmod(temp, 0o666 & ~_umask())
-        with os.fdopen(handle, "wb") as stream:
-            yield stream
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except OSError as err:
-        Path(temp).unlink(missing_ok=True)
+        target.discard()
         raise OutputError(f"{path}: cannot write it ({err.strerror or err})") from None
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        target.discard()
         raise
+    target.commit()
 
 
 def refuse_overwrite(

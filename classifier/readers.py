@@ -78,13 +78,7 @@ def read_frame(name: str, fmt: str) -> pd.DataFrame:
         for number, line in enumerate(jsonl_lines(text), start=1):
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise CorpusError(f"{name}:{number}: invalid JSON: {err.msg}") from None
-            if not isinstance(record, dict):
-                raise CorpusError(f"{name}:{number}: expected a JSON object per line")
-            records.append(record)
+            records.append(_jsonl_record(name, number, line))
         return pd.DataFrame.from_records(records)
     try:
         records = json.loads(text)
@@ -105,6 +99,17 @@ def jsonl_lines(text: str) -> list[str]:
     if lines[-1] == "":
         lines.pop()
     return [line.removesuffix("\r") for line in lines]
+
+
+def _jsonl_record(name: str, number: int, line: str) -> dict:
+    """The JSON object on line ``number`` of ``name``, or an error naming the line."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise CorpusError(f"{name}:{number}: invalid JSON: {err.msg}") from None
+    if not isinstance(record, dict):
+        raise CorpusError(f"{name}:{number}: expected a JSON object per line")
+    return record
 
 
 def csv_delimiter(data: bytes) -> str:
@@ -361,13 +366,7 @@ def _jsonl_batches(name: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
                 line = line.removeprefix("\ufeff")
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise CorpusError(f"{name}:{number}: invalid JSON: {err.msg}") from None
-            if not isinstance(record, dict):
-                raise CorpusError(f"{name}:{number}: expected a JSON object per line")
-            records.append(record)
+            records.append(_jsonl_record(name, number, line))
             if len(records) == chunk_rows:
                 yield pd.DataFrame.from_records(records)
                 records = []

@@ -127,6 +127,36 @@ def test_audit_equals_the_single_machine_report(client, dataset, taxonomy, tmp_p
     )
 
 
+def _files(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+@pytest.mark.parametrize("suggest", [False, True])
+def test_export_writes_the_single_machine_files(
+    client, dataset, tiny_model, taxonomy, suggest, tmp_path
+):
+    """Duplicate ids across files, aliases, missing tags and suggestions: the same bytes."""
+    from classifier.dataset import iter_chunks
+    from classifier.engine import distributed_export
+    from classifier.export.teams import export_chunks, model_suggester, select
+    from classifier.model.store import load_model
+
+    model = load_model(tiny_model, taxonomy) if suggest else None
+    chosen = select(taxonomy, "team", min_confidence=0.0 if suggest else 0.8)
+    done = distributed_export(
+        client, str(dataset), taxonomy, None, chosen, tmp_path / "remote", model=model,
+        chunk_rows=CHUNK,
+    )  # fmt: skip
+    chunks = iter_chunks(str(dataset), taxonomy, require_tags=not suggest, chunk_rows=CHUNK)
+    local = export_chunks(
+        chunks, chosen, tmp_path / "local", suggest=model and model_suggester(model)
+    )
+    assert done.counts == local.counts and done.counts.input == 150
+    assert "duplicate id" in (tmp_path / "local" / "_needs-review.csv").read_text()
+    assert (done.counts.suggested > 0) is suggest
+    assert _files(tmp_path / "remote") == _files(tmp_path / "local")
+
+
 def test_cli_on_an_existing_cluster_matches_the_local_commands(
     client, dataset, tiny_model, taxonomy_file, tmp_path
 ):
@@ -154,6 +184,14 @@ def test_cli_on_an_existing_cluster_matches_the_local_commands(
     again = runner.invoke(app, [*run, "--output", str(out), *address])
     assert again.exit_code == 2
     assert again.stderr.startswith(f"error: {out}: already exists") and csv.exit_code == 0
+
+    export = ["export", str(dataset), "--by", "topic", "--format", "jsonl", *common]
+    remote = runner.invoke(app, [*export, "--out", str(tmp_path / "by-topic"), *address])
+    local = runner.invoke(app, [*export, "--out", str(tmp_path / "by-topic-local")])
+    assert (remote.exit_code, local.exit_code) == (0, 0), remote.output
+    summary = [line for line in local.stderr.splitlines() if line.startswith("exported")]
+    assert summary and summary[0].replace("-local", "") in remote.stderr
+    assert _files(tmp_path / "by-topic") == _files(tmp_path / "by-topic-local")
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,6 @@ cells at the end.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -169,26 +168,12 @@ class CsvParts:
     the bytes ``csv_bytes`` gives for the frames put end to end (one header)."""
 
     def __init__(self, out: Path, sep: str = ",") -> None:
-        import tempfile
-
-        from classifier.errors import OutputError
-        from classifier.output import _umask
+        from classifier.output import AtomicFile
 
         self.out, self.sep, self._header = out, sep, None
-        if out.is_dir():
-            raise OutputError(f"{out}: is a directory; name a file to write")
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-            self._temp = Path(temp)
-            os.chmod(temp, 0o666 & ~_umask())  # as write_atomic: normal permissions
-        except OSError as err:
-            raise OutputError(f"{out}: cannot write here ({err.strerror})") from None
-        self._stream: Any = os.fdopen(handle, "wb")
+        self._file = AtomicFile(out)
 
     def write(self, frame: Any) -> None:
-        from classifier.errors import OutputError
-
         data = csv_bytes(frame, sep=self.sep)
         if self._header is None:
             self._header = csv_bytes(frame.iloc[:0], sep=self.sep)
@@ -196,29 +181,13 @@ class CsvParts:
             data = data[len(self._header) :]
         else:  # pragma: no cover - every frame has the first one's columns
             raise AssertionError("a frame's header differs from the first frame's")
-        try:
-            self._stream.write(data)
-        except OSError as err:
-            self.discard()
-            raise OutputError(f"{self.out}: cannot write it ({err.strerror or err})") from None
+        self._file.write(data)
 
     def commit(self) -> Path:
-        from classifier.errors import OutputError
-
-        try:
-            self._stream.flush()
-            os.fsync(self._stream.fileno())
-            self._stream.close()
-            os.replace(self._temp, self.out)
-        except OSError as err:
-            self.discard()
-            raise OutputError(f"{self.out}: cannot write it ({err.strerror or err})") from None
-        return self.out
+        return self._file.commit()
 
     def discard(self) -> None:
-        if not self._stream.closed:
-            self._stream.close()
-        self._temp.unlink(missing_ok=True)
+        self._file.discard()
 
 
 def _fixed_frame(frame: Any, cells: dict[tuple[int, str], list[str]]) -> Any:

@@ -68,14 +68,14 @@ def audit_dataset(
     with CrossRowKeys(memory_rows=memory_rows) as keys:
         for chunk in iter_chunks(name, taxonomy, columns, require_tags=True, chunk_rows=chunk_rows):
             tally.add(chunk)
-            found.append(_compact(row_findings(chunk, selected)))
+            found.append(compact_findings(row_findings(chunk, selected)))
             if cross:
                 keys.add(cross_row_keys(chunk, names), chunk.messages["id"])
             if fix is not None:
                 fix.add(chunk)
             if progress is not None:
                 progress(tally.messages)
-        parts = [_expand(part) for part in found]
+        parts = [expand_findings(part) for part in found]
         del found
         if cross:
             parts.append(keys.findings(names, selected))
@@ -87,7 +87,7 @@ def audit_dataset(
     return report_of(name, tally, parts, None, settings, selected)
 
 
-def _compact(found: pd.DataFrame) -> pd.DataFrame:
+def compact_findings(found: pd.DataFrame) -> pd.DataFrame:
     """Findings held between chunks: repeated strings as categoricals, ids as Arrow text."""
     import pandas as pd
     import pyarrow as pa
@@ -99,8 +99,8 @@ def _compact(found: pd.DataFrame) -> pd.DataFrame:
     return found.assign(**compact)
 
 
-def _expand(found: pd.DataFrame) -> pd.DataFrame:
-    """``_compact`` undone: plain object columns (the category strings are shared)."""
+def expand_findings(found: pd.DataFrame) -> pd.DataFrame:
+    """``compact_findings`` undone: plain object columns (the category strings are shared)."""
     if found.empty:
         return found
     return found.astype({column: object for column in (*TEXT_COLUMNS, "id")})[COLUMNS]

@@ -79,6 +79,31 @@ class Tally:
             figures[0] += int(n)
             figures[1] += int(k)
 
+    def extend(self, later: Tally) -> None:
+        """Count the tally of the next rows too (a later part of the same dataset): the sum of
+        the counts, agents numbered in order of first appearance, as ``add`` numbers them."""
+        import numpy as np
+
+        self.messages += later.messages
+        self.complete += later.complete
+        if self.first_row is None:
+            self.first_row = later.first_row
+        for axis, counts in later.tags.items():
+            mine = self.tags.setdefault(axis, dict.fromkeys(counts, 0))
+            for tag, n in counts.items():
+                mine[tag] += n
+        if later.agents is None:
+            return
+        if self.agents is None:
+            self.agents = {}
+        mapping = np.array([self._code(n) for n in later.agent_names], dtype=np.int32)
+        for codes in later.agent_codes:
+            self.agent_codes.append(mapping[codes] if len(codes) else codes)
+        for agent, (n, k) in later.agents.items():
+            figures = self.agents.setdefault(agent, [0, 0])
+            figures[0] += n
+            figures[1] += k
+
     def _code(self, name: str) -> int:
         if name not in self._agent_index:
             self._agent_index[name] = len(self.agent_names)

@@ -23,9 +23,8 @@ from classifier.dataset import CHUNK_ROWS
 from classifier.engine.cluster import broadcast
 from classifier.engine.partitions import (
     Partition,
-    detect_columns,
     partition_corpora,
-    plan,
+    plan_columns,
     result_directory,
     write_part,
 )
@@ -94,7 +93,7 @@ def audit_partition(
         signature_names,
         split_by_hash,
     )
-    from classifier.audit.stream import _compact
+    from classifier.audit.stream import compact_findings
     from classifier.audit.tally import Tally
 
     cross = any(check in CROSS_ROW_CHECKS for check in checks)
@@ -104,7 +103,7 @@ def audit_partition(
         partition, taxonomy, columns, require_tags=True, chunk_rows=chunk_rows
     ):
         tally.add(chunk)
-        found.append(_compact(row_findings(chunk, checks)))
+        found.append(compact_findings(row_findings(chunk, checks)))
         if cross:
             keys.append(cross_row_keys(chunk))
             names.update(signature_names(chunk))
@@ -179,8 +178,7 @@ def distributed_audit(
     selected = select_checks(checks, None, settings)
     if out is not None:
         check_target(Path(out))
-    partitions = plan(client, name)
-    found = client.submit(detect_columns, partitions[0], taxonomy, columns, True).result()
+    partitions, found = plan_columns(client, name, taxonomy, columns, True)
     workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
     width = buckets or max(1, min(len(partitions), 2 * workers))
     report = _report(client, name, partitions, taxonomy, found, selected, settings, width,
@@ -211,7 +209,8 @@ def _report(
 
     from classifier.audit.duplicates import CROSS_ROW_CHECKS, combine_cross_row
     from classifier.audit.report import HEALTH_CHECKS, report_of
-    from classifier.audit.stream import _expand
+    from classifier.audit.stream import expand_findings
+    from classifier.audit.tally import Tally
 
     names = list(selected)
     shipped = broadcast(client, taxonomy)
@@ -226,8 +225,10 @@ def _report(
         for done, _ in enumerate(as_completed(summaries), 1):
             progress(done, len(partitions))
     gathered = client.gather(summaries)
-    found = [_expand(chunk) for findings, _, _ in gathered for chunk in findings]
-    tally = merge_tallies(taxonomy, [tally for _, tally, _ in gathered])
+    found = [expand_findings(chunk) for findings, _, _ in gathered for chunk in findings]
+    tally = Tally(taxonomy)
+    for _, part_tally, _ in gathered:
+        tally.extend(part_tally)
     if any(check in CROSS_ROW_CHECKS for check in names):
         signatures: dict[int, str] = {}
         for _, _, part_names in gathered:
@@ -263,34 +264,3 @@ def _report(
             found.append(check(tally))
     del parts
     return report_of(name, tally, found, None, settings, names)
-
-
-def merge_tallies(taxonomy: Taxonomy, tallies: list[Tally]) -> Tally:
-    """The tally of consecutive parts of a dataset, in row order: the sum of their counts,
-    agents numbered in order of first appearance as ``Tally.add`` numbers them."""
-    import numpy as np
-
-    from classifier.audit.tally import Tally
-
-    total = Tally(taxonomy)
-    for part in tallies:
-        total.messages += part.messages
-        total.complete += part.complete
-        if total.first_row is None:
-            total.first_row = part.first_row
-        for axis, counts in part.tags.items():
-            mine = total.tags.setdefault(axis, dict.fromkeys(counts, 0))
-            for tag, n in counts.items():
-                mine[tag] += n
-        if part.agents is None:
-            continue
-        if total.agents is None:
-            total.agents = {}
-        mapping = np.array([total._code(n) for n in part.agent_names], dtype=np.int32)
-        for codes in part.agent_codes:
-            total.agent_codes.append(mapping[codes] if len(codes) else codes)
-        for agent, (n, k) in part.agents.items():
-            figures = total.agents.setdefault(agent, [0, 0])
-            figures[0] += n
-            figures[1] += k
-    return total

@@ -83,7 +83,7 @@ def plan(client: Client, name: str) -> list[Partition]:
     UsageError
         For standard input, which the workers cannot read.
     """
-    from classifier.dataset import _conform
+    from classifier.dataset import conform_columns
 
     if name == "-":
         raise UsageError("--engine dask reads files the workers can open, not standard input")
@@ -96,7 +96,7 @@ def plan(client: Client, name: str) -> list[Partition]:
         elif rows and set(columns) != set(schema[1]):
             import pandas as pd
 
-            _conform(file, pd.DataFrame(columns=list(columns)), *schema)
+            conform_columns(file, pd.DataFrame(columns=list(columns)), *schema)
         partitions.append(Partition(index, name, file, fmt, first_row, rows, columns))
         first_row += rows
     if schema is None:
@@ -143,6 +143,15 @@ def detect_columns(
     """The columns found on the dataset's first chunk (as the local path detects them)."""
     first = next(partition_corpora(partition, taxonomy, columns, require_tags=require_tags))
     return first.columns
+
+
+def plan_columns(
+    client: Client, name: str, taxonomy: Taxonomy, columns: Columns | None, require_tags: bool
+) -> tuple[list[Partition], Columns]:
+    """``plan`` of the dataset, and its columns as found on its first chunk by a worker."""
+    partitions = plan(client, name)
+    found = client.submit(detect_columns, partitions[0], taxonomy, columns, require_tags)
+    return partitions, found.result()
 
 
 def check_target(target: Path) -> None:

@@ -16,9 +16,8 @@ from classifier.dataset import CHUNK_ROWS
 from classifier.engine.cluster import broadcast
 from classifier.engine.partitions import (
     Partition,
-    detect_columns,
     partition_corpora,
-    plan,
+    plan_columns,
     result_directory,
     write_part,
 )
@@ -90,8 +89,7 @@ def distributed_suggest(
     from distributed import as_completed
 
     with result_directory(out) as temp:
-        partitions = plan(client, name)
-        found = client.submit(detect_columns, partitions[0], taxonomy, columns, False).result()
+        partitions, found = plan_columns(client, name, taxonomy, columns, False)
         shipped_model, shipped_taxonomy = broadcast(client, model), broadcast(client, taxonomy)
         futures = [
             client.submit(
