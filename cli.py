@@ -2592,20 +2592,6 @@ def _audit_on_dask(
             highlight=False,
         )
     else:
-        _render_audit(report, format, limit)
+        _audit_outputs(report, format, None, limit)
     if report.fails(fail_on.value):
         raise typer.Exit(1)
-
-
-def _render_audit(report, format: DataFormat, limit: int) -> None:
-    """An audit report on stdout in ``format``, as the local path prints it."""
-    if format is DataFormat.json:
-        _emit(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", None)
-    elif format is DataFormat.csv:
-        from classifier.output import csv_text
-
-        _emit(csv_text(report.findings), None)
-    elif format is DataFormat.markdown:
-        _emit(report.to_markdown(limit), None)
-    else:
-        _print_audit(report, limit)

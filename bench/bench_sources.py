@@ -25,6 +25,16 @@ sys.path.insert(0, str(ROOT))
 from bench.machine import machine  # noqa: E402
 
 
+class _Memo:
+    """An encoder that answers from one shared cache: each text embedded once for all fits."""
+
+    def __init__(self, cache):
+        self.cache, self.spec = cache, cache.encoder.spec
+
+    def encode(self, texts, batch_size: int = 64):
+        return self.cache.embed(texts)
+
+
 def figures(model, texts, truth, axis):
     import numpy as np
 
@@ -64,6 +74,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--params", default="{}", help="TagClassifier parameters, JSON")
     parser.add_argument("--calibrations", nargs="*", default=["random", "groups"])
+    parser.add_argument(
+        "--encoder",
+        metavar="NAME",
+        help="also train each model with this sentence encoder joined ('default': recommended); "
+        "each text is embedded once for all the fits",
+    )
     args = parser.parse_args()
 
     print(machine())
@@ -74,6 +90,13 @@ def main() -> None:
 
     params = {"never_suggest": never_suggest(taxonomy), "n_jobs": -1, **json.loads(args.params)}
     print(f"parameters: {args.params}")
+    variants = {"": params}
+    if args.encoder:
+        from classifier.model.embedding import EmbeddingCache, open_encoder
+
+        cache = EmbeddingCache(open_encoder(args.encoder))
+        variants["+enc"] = {**params, "encoder": _Memo(cache)}
+        print(f"with encoder {cache.encoder.spec.name} beside each TF-IDF-only model (+enc)")
     axis = args.axis
     sources = [s for s in sorted(frame["source"].unique()) if s not in args.skip]
     print(f"{args.corpus.name}: {len(frame)} messages with a {axis}; held out in turn: {sources}")
@@ -83,12 +106,13 @@ def main() -> None:
         train, test = frame[frame["source"] != source], frame[frame["source"] == source]
         started = time.perf_counter()
         for folds in args.calibrations:
-            model = TagClassifier(**params)
-            groups = train["source"].tolist() if folds == "groups" else None
-            model.fit(train["text"].tolist(), train[[axis]], groups=groups)
-            f = figures(model, test["text"].tolist(), test[axis].tolist(), axis)
-            pooled[folds].append(f)
-            print(f"{folds:>11} | {line(source, f)}")
+            for suffix, options in variants.items():
+                model = TagClassifier(**options)
+                groups = train["source"].tolist() if folds == "groups" else None
+                model.fit(train["text"].tolist(), train[[axis]], groups=groups)
+                f = figures(model, test["text"].tolist(), test[axis].tolist(), axis)
+                pooled.setdefault(folds + suffix, []).append(f)
+                print(f"{folds + suffix:>11} | {line(source, f)}")
         print(f"            ({time.perf_counter() - started:.0f} s)")
     for folds, rows in pooled.items():
         n = sum(f["n"] for f in rows)
