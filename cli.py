@@ -2158,10 +2158,6 @@ def _taxonomy_markdown(taxonomy) -> str:
     return "".join(parts)
 
 
-if __name__ == "__main__":
-    app()
-
-
 class IssuesFormat(StrEnum):
     table = "table"
     json = "json"
@@ -2595,3 +2591,7 @@ def _audit_on_dask(
         _audit_outputs(report, format, None, limit)
     if report.fails(fail_on.value):
         raise typer.Exit(1)
+
+
+if __name__ == "__main__":
+    app()

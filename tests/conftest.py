@@ -15,6 +15,11 @@ settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+# Where the encoder extra is installed the shipped default is the encoder model; the suite
+# runs on the TF-IDF default (fast, the same on every machine), and test_shipped.py checks
+# the choice and the encoder model itself.
+os.environ["FEEDTAG_ENCODER"] = "off"
+
 FIXTURE_TAXONOMY = textwrap.dedent(
     """\
     version: 1

@@ -140,3 +140,18 @@ def test_the_examples_leave_nothing_untracked_in_a_clone():
         probe = target.rstrip("/") + ("/x" if not Path(target).suffix else "")
         ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", probe])
         assert ignored.returncode == 0, f"{target}: add it to .gitignore (an example writes it)"
+
+
+def test_python_dash_m_cli_runs_every_command_defined_after_it(tmp_path):
+    """``python -m cli`` runs the module as a script: helpers defined below the
+    ``__main__`` guard would not exist yet (the Dask helpers once were)."""
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "audit", str(root / "examples" / "helpdesk-export.csv"),
+         "--format", "json", "--fail-on", "never"],
+        cwd=root, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["summary"]["messages"] > 1000

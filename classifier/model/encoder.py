@@ -128,6 +128,16 @@ def available() -> bool:
     return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "tokenizers"))
 
 
+def installed(name: str = DEFAULT) -> bool:
+    """Whether encoder ``name`` can load: the runtime and its weights distribution at the
+    pinned version (read from metadata; nothing is imported or hashed)."""
+    spec = ENCODERS[resolve_name(name)]
+    try:
+        return available() and metadata.version(spec.package) == spec.version
+    except metadata.PackageNotFoundError:
+        return False
+
+
 def load_encoder(name_or_spec: str | EncoderSpec) -> SentenceEncoder:
     """The encoder a name or a recorded spec asks for, its files checked against the spec.
 

@@ -52,10 +52,24 @@ def never_suggest(taxonomy: Taxonomy) -> dict[str, list[str]]:
 
 
 def default_model_path() -> Path:
-    """The shipped model: inside the installed package, or ``models/default`` in the source tree."""
+    """The shipped model, inside the installed package or under ``models/`` in the source tree.
+
+    ``default-encoder`` (TF-IDF joined with the sentence encoder: more topics right on sources
+    it never saw, BENCHMARKS.md) where the encoder extra is installed, unless
+    ``FEEDTAG_ENCODER=off``; else ``default``, TF-IDF alone, which needs no extra and is about
+    30 times faster per message.
+    """
+    import os
+
+    from classifier.model.encoder import installed
+
     package = Path(__file__).parent.parent
-    packaged = package / "_data" / "models" / "default"
-    return packaged if packaged.is_dir() else package.parent / "models" / "default"
+    packaged = package / "_data" / "models"
+    shipped = packaged if packaged.is_dir() else package.parent / "models"
+    wanted = os.environ.get("FEEDTAG_ENCODER", "").strip().lower() not in ("off", "0", "no")
+    if wanted and installed() and (shipped / "default-encoder").is_dir():
+        return shipped / "default-encoder"
+    return shipped / "default"
 
 
 def installed_version(distribution: str) -> str:
