@@ -15,6 +15,7 @@ from classifier.audit.health import AxisHealth, HealthSettings
 from classifier.errors import UsageError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
     from classifier.audit.suspects import Predictions
@@ -218,22 +219,54 @@ def report_of(
 
 def order_findings(parts: list[pd.DataFrame]) -> pd.DataFrame:
     """Findings of all checks in report order: row findings by row then ``ORDER``, then
-    suspects by score, then taxonomy findings by ``ORDER``; ties keep their parts' order."""
+    suspects by score, then taxonomy findings by ``ORDER``; ties keep their parts' order.
+
+    Consumes ``parts`` (plain or ``compact_findings`` frames): the result is built one column
+    at a time and each part's column dropped once copied, so a large audit's findings are
+    never held twice. Text columns come out as ``object``, ``row`` as ``Int64``.
+    """
+    import numpy as np
     import pandas as pd
 
-    found = pd.concat(
-        [p.astype({"row": "Int64"}) for p in parts if len(p)]
-        or [pd.DataFrame(columns=COLUMNS).astype({"row": "Int64", "score": "float64"})],
-        ignore_index=True,
-    )
-    order = {name: i for i, name in enumerate(ORDER)}
-    group = found["check"].map(lambda c: 1 if c == "suspect-tag" else 2 if c not in CHECKS else 0)
-    found = found.assign(_group=group, _order=found["check"].map(order))
-    found = found.assign(_key=found["row"].astype("float64").where(group == 0, found["score"]))
-    found = found.sort_values(["_group", "_key", "_order"], kind="stable", ignore_index=True)
-    found = found.drop(columns=["_group", "_order", "_key"])
+    kept = [part for part in parts if len(part)]
+    parts.clear()
     text = {column: object for column in COLUMNS if column not in ("row", "score")}
-    return found.astype({"row": "Int64", "score": "float64", **text})
+    if not kept:
+        empty = pd.DataFrame(columns=COLUMNS)
+        return empty.astype({"row": "Int64", "score": "float64", **text})
+    check = np.concatenate([part["check"].to_numpy(dtype=object) for part in kept])
+    rows = np.concatenate([_floats(part["row"], "Int64") for part in kept])
+    score = np.concatenate([_floats(part["score"], "Float64") for part in kept])
+    group = np.where(check == "suspect-tag", 1, np.where(np.isin(check, list(CHECKS)), 0, 2))
+    rank = pd.Series(check).map({name: i for i, name in enumerate(ORDER)}).to_numpy(float)
+    order = np.lexsort((rank, np.where(group == 0, rows, score), group))  # stable
+    del check, group, rank
+    columns: dict[str, Any] = {}
+    for column in COLUMNS:
+        if column == "row":
+            taken = rows[order]
+            missing = np.isnan(taken)
+            values = np.where(missing, 0, taken).astype(np.int64)
+            columns[column] = pd.arrays.IntegerArray(values, missing)
+        elif column == "score":
+            columns[column] = score[order]
+        else:
+            pieces = []
+            for part in kept:
+                pieces.append(part[column].to_numpy(dtype=object))
+                del part[column]
+            columns[column] = np.concatenate(pieces)[order]
+            del pieces
+    return pd.DataFrame(columns, columns=COLUMNS)
+
+
+def _floats(column: pd.Series, dtype: str) -> np.ndarray:
+    """A numeric findings column (int, nullable, or object holding None) as float64, NaN
+    for missing: row numbers stay exact far past any corpus size."""
+    import numpy as np
+    import pandas as pd
+
+    return pd.array(column, dtype=dtype).to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _health_lines(health: dict[str, AxisHealth] | None) -> list[str]:

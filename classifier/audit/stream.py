@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from classifier.audit.checks import COLUMNS, row_findings
+from classifier.audit.checks import row_findings
 from classifier.audit.duplicates import CROSS_ROW_CHECKS, cross_row_keys
 from classifier.audit.health import HealthSettings
 from classifier.audit.report import CHECKS, HEALTH_CHECKS, AuditReport, report_of, select_checks
@@ -75,8 +75,7 @@ def audit_dataset(
                 fix.add(chunk)
             if progress is not None:
                 progress(tally.messages)
-        parts = [expand_findings(part) for part in found]
-        del found
+        parts = found  # compact: order_findings expands them column by column
         if cross:
             parts.append(keys.findings(names, selected))
     for check_name, check in selected.items():
@@ -97,10 +96,3 @@ def compact_findings(found: pd.DataFrame) -> pd.DataFrame:
     compact = {column: found[column].astype("category") for column in TEXT_COLUMNS}
     compact["id"] = found["id"].astype(pd.ArrowDtype(pa.string()))
     return found.assign(**compact)
-
-
-def expand_findings(found: pd.DataFrame) -> pd.DataFrame:
-    """``compact_findings`` undone: plain object columns (the category strings are shared)."""
-    if found.empty:
-        return found
-    return found.astype({column: object for column in (*TEXT_COLUMNS, "id")})[COLUMNS]

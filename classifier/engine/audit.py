@@ -209,7 +209,6 @@ def _report(
 
     from classifier.audit.duplicates import CROSS_ROW_CHECKS, combine_cross_row
     from classifier.audit.report import HEALTH_CHECKS, report_of
-    from classifier.audit.stream import expand_findings
     from classifier.audit.tally import Tally
 
     names = list(selected)
@@ -225,7 +224,7 @@ def _report(
         for done, _ in enumerate(as_completed(summaries), 1):
             progress(done, len(partitions))
     gathered = client.gather(summaries)
-    found = [expand_findings(chunk) for findings, _, _ in gathered for chunk in findings]
+    found = [chunk for findings, _, _ in gathered for chunk in findings]
     tally = Tally(taxonomy)
     for _, part_tally, _ in gathered:
         tally.extend(part_tally)
