@@ -241,3 +241,20 @@ def test_keys_past_memory_rows_wait_on_disk_in_buckets(tmp_path, taxonomy):
     assert not spill.exists()
     assert found["row"].tolist() == list(range(5, 31))  # rows 1-4 hold the first of each text
     assert found["id"].tolist() == [str(i) for i in range(4, 30)]
+
+
+def test_unicode_texts_that_once_garbled_the_text_keys(tmp_path, taxonomy):
+    """Twenty rows Hypothesis found: Arrow's ascii_lower garbled the non-ASCII texts of a
+    chunk, so the streamed audit lost findings the whole one had."""
+    rows = json.loads((Path(__file__).parent / "data" / "unicode-audit-rows.json").read_text())
+    path = write(rows, tmp_path / "corpus.csv")
+    checks = {"missing-tag", "conflicting-duplicates", "alias-tag"}
+    settings_ = HealthSettings(rare_below=3)
+    whole = run_audit(load_corpus(path, taxonomy), checks, None, settings_)
+    assert (whole.findings["check"] == "conflicting-duplicates").sum() >= 1
+    for memory_rows in (0, 1_000_000):
+        streamed = audit_dataset(
+            str(path), taxonomy, None, checks, settings=settings_, chunk_rows=2,
+            memory_rows=memory_rows,
+        )  # fmt: skip
+        assert_same(streamed, whole)
