@@ -55,42 +55,25 @@ SEPARATORS = re.compile(r"\s*[;|,]\s*")
 ASCII_NOISE = (string.punctuation + string.whitespace).encode()
 
 
-_NOISE_CLASS = "[" + "".join(f"\\x{byte:02x}" for byte in ASCII_NOISE) + "]"
-
-
-def normalise_text(texts: Any) -> np.ndarray:
+def normalise_text(texts: list[str]) -> list[str]:
     """Fold case, accents, unicode variants, punctuation and spacing: letters and digits only.
 
-    Two messages that normalise equal are the same message for the duplicate checks. ``texts``
-    is a sequence of strings or an Arrow string array; the result an object array of str.
-    ASCII texts (most of them) are folded by Arrow in C (lowercase, then punctuation and
-    whitespace removed); the others, and texts holding NUL, take the unicode path in Python:
-    ``NFKD``, ``casefold``, and only letters and digits kept.
+    Two messages that normalise equal are the same message for the duplicate checks. ASCII
+    texts (most of them) are folded together in one C-speed pass with the same result as the
+    unicode path.
     """
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    array = texts if isinstance(texts, pa.Array | pa.ChunkedArray) else pa.array(texts, pa.string())
-    array = array.fill_null("")
-    plain = pc.and_(pc.string_is_ascii(array), pc.invert(pc.match_substring(array, "\x00")))
-    # utf8_lower, not ascii_lower: that garbles non-ASCII bytes, and those rows must stay
-    # valid UTF-8 until the unicode path replaces them
-    folded = pc.replace_substring_regex(pc.utf8_lower(array), _NOISE_CLASS, "")
-    out = folded.to_numpy(zero_copy_only=False).astype(object, copy=False)
-    others = np.flatnonzero(~plain.to_numpy(zero_copy_only=False))
-    if len(others):
-        originals = array.take(pa.array(others)).to_pylist()
-        out[others] = [_normalise_unicode(text) for text in originals]
-    return out
-
-
-def _normalise_unicode(text: str) -> str:
-    lowered = text.lower()
-    if lowered.isascii() and "\x00" not in lowered:  # e.g. the Kelvin sign lowers to "k"
-        return lowered.encode("ascii").translate(None, ASCII_NOISE).decode("ascii")
-    decomposed = unicodedata.normalize("NFKD", lowered).casefold()
-    return "".join(c for c in decomposed if unicodedata.category(c)[0] in "LN")
+    lowered = [text.lower() for text in texts]
+    plain = [text.isascii() and "\x00" not in text for text in lowered]
+    batch = "\x00".join(text for text, ok in zip(lowered, plain, strict=True) if ok)
+    folded = iter(batch.encode("ascii").translate(None, ASCII_NOISE).decode("ascii").split("\x00"))
+    normalised = []
+    for text, ok in zip(lowered, plain, strict=True):
+        if ok:
+            normalised.append(next(folded))
+        else:
+            decomposed = unicodedata.normalize("NFKD", text).casefold()
+            normalised.append("".join(c for c in decomposed if unicodedata.category(c)[0] in "LN"))
+    return normalised
 
 
 def repeats(tags: pd.DataFrame, keep: str | bool = "first") -> np.ndarray:
@@ -236,7 +219,7 @@ class Corpus:
         """One integer per distinct normalised text (see ``normalise_text``); -1 when empty."""
         import pandas as pd
 
-        keys = normalise_text(self.messages["text"].to_numpy(dtype=object))
+        keys = normalise_text(self.messages["text"].tolist())
         codes, _ = pd.factorize(pd.Series(keys, dtype=object).replace("", None))
         return codes
 

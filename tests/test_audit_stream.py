@@ -243,9 +243,9 @@ def test_keys_past_memory_rows_wait_on_disk_in_buckets(tmp_path, taxonomy):
     assert found["id"].tolist() == [str(i) for i in range(4, 30)]
 
 
-def test_unicode_texts_that_once_garbled_the_text_keys(tmp_path, taxonomy):
-    """Twenty rows Hypothesis found: Arrow's ascii_lower garbled the non-ASCII texts of a
-    chunk, so the streamed audit lost findings the whole one had."""
+def test_unicode_texts_streamed_find_what_the_whole_audit_finds(tmp_path, taxonomy):
+    """Twenty rows Hypothesis found when an Arrow text fold (ascii_lower) garbled a chunk's
+    non-ASCII texts and the streamed audit lost findings the whole one had."""
     rows = json.loads((Path(__file__).parent / "data" / "unicode-audit-rows.json").read_text())
     path = write(rows, tmp_path / "corpus.csv")
     checks = {"missing-tag", "conflicting-duplicates", "alias-tag"}

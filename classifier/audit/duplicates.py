@@ -66,7 +66,6 @@ def cross_row_keys(chunk: Corpus, names: dict[int, str] | None = None) -> pd.Dat
     """
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
 
     messages = chunk.messages
     size = len(messages)
@@ -74,7 +73,7 @@ def cross_row_keys(chunk: Corpus, names: dict[int, str] | None = None) -> pd.Dat
     keys = {
         "row": messages["row"].to_numpy(dtype=np.int64),
         "id": _hash(messages["id"].to_numpy(dtype=object), empty_is_none=False),
-        "text": _hash(normalise_text(pa.array(messages["text"], from_pandas=True))),
+        "text": _hash(normalise_text(messages["text"].tolist())),
         "conversation": (
             _hash(messages["conversation_id"].to_numpy(dtype=object))
             if "conversation_id" in messages
