@@ -99,17 +99,22 @@ def cross_row_keys(chunk: Corpus, names: dict[int, str] | None = None) -> pd.Dat
     return pd.DataFrame(keys)
 
 
+def hash_buckets(hashes: np.ndarray, buckets: int) -> np.ndarray:
+    """The bucket (0 to ``buckets - 1``) of each uint64 hash: every row sharing a hash lands
+    in the same bucket, on every machine."""
+    import numpy as np
+
+    return (hashes % np.uint64(buckets)).astype(np.int64)
+
+
 def split_by_hash(
     keys: pd.DataFrame, buckets: int, keep: Iterable[str] = ()
 ) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
     """``keys`` cut into ``buckets`` parts by text hash (every column but ``id``) and by id
     hash (``row``, ``id`` and ``keep``). Cut every chunk so, and bucket ``b`` of all chunks is
     complete for ``cross_row_findings(by=("text",))``, or ``by=("id",)``: a shuffle."""
-    import numpy as np
-
-    size = np.uint64(buckets)
-    text_bucket = (keys["text"].to_numpy() % size).astype(np.int64)
-    id_bucket = (keys["id"].to_numpy() % size).astype(np.int64)
+    text_bucket = hash_buckets(keys["text"].to_numpy(), buckets)
+    id_bucket = hash_buckets(keys["id"].to_numpy(), buckets)
     text_keys = keys.drop(columns=["id"])
     id_keys = keys[["row", "id", *keep]]
     return (

@@ -3,10 +3,10 @@
 ``audit_dataset`` collects ``cross_row_keys`` (about 70 bytes a message) and the ids of every
 chunk. Up to ``memory_rows`` messages they stay in memory and ``cross_row_findings`` runs on all
 of them at once. Past that, every chunk's keys go to disk split by text hash and by id hash
-(``split_by_hash``, the Dask engine's shuffle), as Arrow IPC streams in a temporary directory
-(``TMPDIR`` decides where; it is removed afterwards). The findings are then worked out one
-bucket at a time, each complete for what it checks, and joined by ``combine_cross_row``: the
-same rule, so the same findings, as the in-memory path.
+(``hash_buckets``, the rule of the Dask engine's shuffle), as Arrow IPC streams in a temporary
+directory (``TMPDIR`` decides where; it is removed afterwards). The findings are then worked
+out on runs of buckets of about ``memory_rows`` messages, each complete for what it checks, and
+joined by ``combine_cross_row``: the same rule, so the same findings, as the in-memory path.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from classifier.audit.duplicates import combine_cross_row, cross_row_findings, split_by_hash
+from classifier.audit.duplicates import combine_cross_row, cross_row_findings, hash_buckets
 from classifier.errors import OutputError
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 MEMORY_ROWS = 1_000_000
 BUCKETS = 64
 ID_TEXT = "id_text"  # the column of the ids themselves, to name the rows a finding flags
+BY_ID = ["row", "id", ID_TEXT]
 
 
 class CrossRowKeys:
@@ -46,7 +47,8 @@ class CrossRowKeys:
         self._held: list[pd.DataFrame] = []
         self._spill: Path | None = None
         self._writers: dict[tuple[str, int], Any] = {}
-        self._schemas: dict[str, pa.Schema] = {}
+        self._schema: pa.Schema | None = None
+        self._rows: dict[tuple[str, int], int] = {}  # messages written per bucket file
 
     @property
     def spilled(self) -> bool:
@@ -83,13 +85,30 @@ class CrossRowKeys:
         for writer in self._writers.values():
             writer.close()
         self._writers.clear()
+        import pandas as pd
+
         parts = []
         for by in ("id", "text"):  # same-id duplicates first, as combine_cross_row asks
-            for bucket in range(self.buckets):
-                keys = self._read(by, bucket)
-                if keys is not None:
-                    parts.append(_named(keys, names, checks, (by,)))
+            for group in self._groups(by):  # any union of buckets is complete too
+                keys = pd.concat([self._read(by, bucket) for bucket in group], ignore_index=True)
+                parts.append(_named(keys, names, checks, (by,)))
         return combine_cross_row(*parts)
+
+    def _groups(self, by: str) -> list[list[int]]:
+        """The buckets written, in runs of about ``memory_rows`` messages: each run is checked
+        at once, so there are as few passes as memory allows, not one per bucket."""
+        groups: list[list[int]] = [[]]
+        held = 0
+        for bucket in range(self.buckets):
+            rows = self._rows.get((by, bucket), 0)
+            if not rows:
+                continue
+            if groups[-1] and held + rows > max(self.memory_rows, 1):
+                groups.append([])
+                held = 0
+            groups[-1].append(bucket)
+            held += rows
+        return [group for group in groups if group]
 
     def close(self) -> None:
         for writer in self._writers.values():
@@ -116,32 +135,37 @@ class CrossRowKeys:
             ) from None
 
     def _write(self, keys: pd.DataFrame) -> None:
+        """One chunk's keys into the bucket files: one Arrow table, sorted by bucket once per
+        hash, then a zero-copy slice per bucket (the rule of ``split_by_hash``)."""
+        import numpy as np
         import pyarrow as pa
 
-        by_text, by_id = split_by_hash(keys, self.buckets, keep=[ID_TEXT])
-        for by, pieces in (("text", by_text), ("id", by_id)):
-            for bucket, piece in enumerate(pieces):
-                if piece.empty:
-                    continue
-                schema = self._schemas.get(by) or self._schemas.setdefault(by, _schema(piece))
-                table = pa.Table.from_pandas(piece, schema=schema, preserve_index=False)
-                writer = self._writers.get((by, bucket))
+        self._schema = self._schema or _schema(keys)
+        table = pa.Table.from_pandas(keys, schema=self._schema, preserve_index=False)
+        for by in ("text", "id"):
+            bucket = hash_buckets(keys[by].to_numpy(), self.buckets)
+            order = np.argsort(bucket, kind="stable")
+            columns = [c for c in keys.columns if c != "id"] if by == "text" else BY_ID
+            part = table.select(columns).take(pa.array(order))
+            bounds = np.searchsorted(bucket[order], np.arange(self.buckets + 1))
+            for b in np.flatnonzero(np.diff(bounds)).tolist():
+                start, stop = int(bounds[b]), int(bounds[b + 1])
+                writer = self._writers.get((by, b))
                 if writer is None:
-                    writer = self._writers[by, bucket] = _stream(self._path(by, bucket), schema)
+                    writer = self._writers[by, b] = _stream(self._path(by, b), part.schema)
+                self._rows[by, b] = self._rows.get((by, b), 0) + stop - start
                 try:
-                    writer.write_table(table)
+                    writer.write_table(part.slice(start, stop - start))
                 except OSError as error:
                     raise OutputError(
                         f"{self._spill}: cannot write the audit's keys ({error}): set TMPDIR "
                         "to a folder with room (about 110 bytes a message)"
                     ) from None
 
-    def _read(self, by: str, bucket: int) -> pd.DataFrame | None:
+    def _read(self, by: str, bucket: int) -> pd.DataFrame:
         import pyarrow as pa
 
         path = self._path(by, bucket)
-        if not path.exists():
-            return None
         with pa.OSFile(str(path), "rb") as source:
             table = pa.ipc.open_stream(source).read_all()
         path.unlink()
