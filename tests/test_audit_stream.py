@@ -258,3 +258,17 @@ def test_unicode_texts_streamed_find_what_the_whole_audit_finds(tmp_path, taxono
             memory_rows=memory_rows,
         )  # fmt: skip
         assert_same(streamed, whole)
+
+
+def test_no_room_for_the_keys_is_a_clear_error_naming_tmpdir(tmp_path, taxonomy):
+    from classifier.audit.duplicates import cross_row_keys
+    from classifier.audit.spill import CrossRowKeys
+    from classifier.errors import OutputError
+
+    rows = [{"id": str(i), "text": f"text {i}", "tags": TAGS[1]} for i in range(3)]
+    corpus = load_corpus(write(rows, tmp_path / "corpus.csv"), taxonomy)
+    missing = tmp_path / "no" / "such" / "folder"
+    keys = CrossRowKeys(memory_rows=1, directory=missing)
+    with pytest.raises(OutputError, match="set TMPDIR to a folder with room"):
+        keys.add(cross_row_keys(corpus), corpus.messages["id"])
+    keys.close()

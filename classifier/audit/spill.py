@@ -82,11 +82,7 @@ class CrossRowKeys:
             every = pd.concat(self._held, ignore_index=True)
             self._held = []
             return _named(every, names, checks, ("id", "text"))
-        for writer in self._writers.values():
-            writer.close()
-        self._writers.clear()
-        import pandas as pd
-
+        self._close_writers()
         parts = []
         for by in ("id", "text"):  # same-id duplicates first, as combine_cross_row asks
             for group in self._groups(by):  # any union of buckets is complete too
@@ -111,13 +107,17 @@ class CrossRowKeys:
         return [group for group in groups if group]
 
     def close(self) -> None:
-        for writer in self._writers.values():
-            writer.close()
-        self._writers.clear()
+        self._close_writers()
         self._held = []
         if self._spill is not None:
             shutil.rmtree(self._spill, ignore_errors=True)
             self._spill = None
+
+    def _close_writers(self) -> None:
+        for writer, sink in self._writers.values():
+            writer.close()
+            sink.close()
+        self._writers.clear()
 
     def __enter__(self) -> CrossRowKeys:
         return self
@@ -150,9 +150,10 @@ class CrossRowKeys:
             bounds = np.searchsorted(bucket[order], np.arange(self.buckets + 1))
             for b in np.flatnonzero(np.diff(bounds)).tolist():
                 start, stop = int(bounds[b]), int(bounds[b + 1])
-                writer = self._writers.get((by, b))
-                if writer is None:
-                    writer = self._writers[by, b] = _stream(self._path(by, b), part.schema)
+                if (by, b) not in self._writers:
+                    sink = pa.OSFile(str(self._path(by, b)), "wb")
+                    self._writers[by, b] = (pa.ipc.new_stream(sink, part.schema), sink)
+                writer = self._writers[by, b][0]
                 self._rows[by, b] = self._rows.get((by, b), 0) + stop - start
                 try:
                     writer.write_table(part.slice(start, stop - start))
@@ -174,12 +175,6 @@ class CrossRowKeys:
     def _path(self, by: str, bucket: int) -> Path:
         assert self._spill is not None
         return self._spill / f"{by}-{bucket:04d}.arrow"
-
-
-def _stream(path: Path, schema: pa.Schema) -> Any:
-    import pyarrow as pa
-
-    return pa.ipc.new_stream(pa.OSFile(str(path), "wb"), schema)
 
 
 def _schema(piece: pd.DataFrame) -> pa.Schema:
