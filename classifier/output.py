@@ -50,30 +50,14 @@ def _umask() -> int:
 
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
-    """Write a whole file or nothing: a temp file in the same folder, then a rename."""
-    path = Path(path)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    if path.is_dir():
-        raise OutputError(f"{path}: is a directory; name a file to write")
+    """Write a whole file or nothing: an ``AtomicFile`` written at once, then renamed."""
+    target = AtomicFile(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as err:
-        raise OutputError(f"{path}: cannot write here ({err.strerror})") from None
-    try:
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get normal permissions
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except OSError as err:
-        Path(temp).unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write it ({err.strerror or err})") from None
+        target.write(data.encode("utf-8") if isinstance(data, str) else data)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        target.discard()
         raise
-    return path
+    return target.commit()
 
 
 def append_bytes(path: str | Path, data: bytes) -> None:
@@ -102,7 +86,7 @@ class AtomicFile:
         self._temp = Path(temp)
         self.stream: BinaryIO = os.fdopen(handle, "wb")
         try:
-            os.chmod(temp, 0o666 & ~_umask())  # as write_atomic: normal permissions
+            os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get normal ones
         except OSError as err:
             self.discard()
             raise OutputError(f"{path}: cannot write here ({err.strerror})") from None

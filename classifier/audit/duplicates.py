@@ -108,15 +108,15 @@ def hash_buckets(hashes: np.ndarray, buckets: int) -> np.ndarray:
 
 
 def split_by_hash(
-    keys: pd.DataFrame, buckets: int, keep: Iterable[str] = ()
+    keys: pd.DataFrame, buckets: int
 ) -> tuple[list[pd.DataFrame], list[pd.DataFrame]]:
     """``keys`` cut into ``buckets`` parts by text hash (every column but ``id``) and by id
-    hash (``row``, ``id`` and ``keep``). Cut every chunk so, and bucket ``b`` of all chunks is
+    hash (``row`` and ``id``). Cut every chunk so, and bucket ``b`` of all chunks is
     complete for ``cross_row_findings(by=("text",))``, or ``by=("id",)``: a shuffle."""
     text_bucket = hash_buckets(keys["text"].to_numpy(), buckets)
     id_bucket = hash_buckets(keys["id"].to_numpy(), buckets)
     text_keys = keys.drop(columns=["id"])
-    id_keys = keys[["row", "id", *keep]]
+    id_keys = keys[["row", "id"]]
     return (
         [text_keys[text_bucket == b].reset_index(drop=True) for b in range(buckets)],
         [id_keys[id_bucket == b].reset_index(drop=True) for b in range(buckets)],

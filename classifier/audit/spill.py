@@ -1,4 +1,4 @@
-"""Cross-row keys of a large corpus, kept on disk in hash buckets so memory stays flat.
+"""Cross-row keys of a large corpus, kept on disk in hash buckets so they take no memory.
 
 ``audit_dataset`` collects ``cross_row_keys`` (about 70 bytes a message) and the ids of every
 chunk. Up to ``memory_rows`` messages they stay in memory and ``cross_row_findings`` runs on all
@@ -150,18 +150,17 @@ class CrossRowKeys:
             bounds = np.searchsorted(bucket[order], np.arange(self.buckets + 1))
             for b in np.flatnonzero(np.diff(bounds)).tolist():
                 start, stop = int(bounds[b]), int(bounds[b + 1])
-                if (by, b) not in self._writers:
-                    sink = pa.OSFile(str(self._path(by, b)), "wb")
-                    self._writers[by, b] = (pa.ipc.new_stream(sink, part.schema), sink)
-                writer = self._writers[by, b][0]
-                self._rows[by, b] = self._rows.get((by, b), 0) + stop - start
                 try:
-                    writer.write_table(part.slice(start, stop - start))
+                    if (by, b) not in self._writers:
+                        sink = pa.OSFile(str(self._path(by, b)), "wb")
+                        self._writers[by, b] = (pa.ipc.new_stream(sink, part.schema), sink)
+                    self._writers[by, b][0].write_table(part.slice(start, stop - start))
                 except OSError as error:
                     raise OutputError(
                         f"{self._spill}: cannot write the audit's keys ({error}): set TMPDIR "
                         "to a folder with room (about 110 bytes a message)"
                     ) from None
+                self._rows[by, b] = self._rows.get((by, b), 0) + stop - start
 
     def _read(self, by: str, bucket: int) -> pd.DataFrame:
         import pyarrow as pa

@@ -51,7 +51,8 @@ def audit_dataset(
     predictions: the model-assisted audit reads the corpus whole). ``fix`` receives every
     chunk (``ChunkedFix.add``); the caller commits it. ``progress(rows)`` is called after each
     chunk with the rows read so far. Past ``memory_rows`` messages the cross-row keys wait on
-    disk (``classifier.audit.spill``), so memory stays flat as the corpus grows.
+    disk (``classifier.audit.spill``): they take no memory however large the corpus; the
+    findings are still held until the end.
 
     Raises
     ------
