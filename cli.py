@@ -600,18 +600,32 @@ def _said_fixed(fixed) -> None:
 
 def _audit_outputs(report, format: DataFormat, output: Path | None, limit: int) -> None:
     if format is DataFormat.json:
-        _emit(json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n", output)
+        from itertools import chain
+
+        _emit_chunks(chain(report.json_chunks(), "\n"), output)  # a batch at a time
     elif format is DataFormat.csv and output is not None:
         report.write_csv(output)  # in slices: a large audit's CSV is not held twice
         err.print(f"wrote {output}", highlight=False)
     elif format is DataFormat.csv:
-        from classifier.output import csv_text
-
-        _emit(csv_text(report.findings), output)
+        _emit_chunks(report.csv_chunks(), None)
     elif format is DataFormat.markdown:
         _emit(report.to_markdown(limit), output)
     else:
         _print_audit(report, limit)
+
+
+def _emit_chunks(chunks, output: Path | None) -> None:
+    """Text made piece by piece, to stdout or atomically to --output."""
+    if output is None:
+        for chunk in chunks:
+            typer.echo(chunk, nl=False)
+        return
+    from classifier.output import atomic_stream
+
+    with atomic_stream(output) as stream:
+        for chunk in chunks:
+            stream.write(chunk.encode("utf-8"))
+    err.print(f"wrote {output}", highlight=False)
 
 
 def _audit_predictions(data, cross_validate: bool, folds: int, model: Path | None):
@@ -693,12 +707,13 @@ def _print_audit(report, limit: int) -> None:
             out.print(f"  {axis}: {health_line(figures)}", highlight=False, soft_wrap=True)
     import pandas as pd
 
-    for check, group in report.by_check():
-        table = Table(title=f"{check} ({len(group)})", title_justify="left")
+    for check, group in report.by_check(limit):
+        count = summary.by_check[check]
+        table = Table(title=f"{check} ({count})", title_justify="left")
         scored = int(group["score"].notna().any())
         for column in ("row", "id", "axis", "tags", "message", "fix", *(("score",) * scored)):
             table.add_column(column, overflow="fold")
-        for finding in group.head(limit).itertuples(index=False):
+        for finding in group.itertuples(index=False):
             table.add_row(
                 "" if pd.isna(finding.row) else str(finding.row),
                 finding.id,
@@ -710,8 +725,8 @@ def _print_audit(report, limit: int) -> None:
                 style="red" if finding.severity == "error" else None,
             )
         out.print(table, markup=False)
-        if len(group) > limit:
-            out.print(f"... and {len(group) - limit} more", highlight=False)
+        if count > len(group):
+            out.print(f"... and {count - len(group)} more", highlight=False)
 
 
 class ExportFormat(StrEnum):

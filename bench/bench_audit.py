@@ -33,7 +33,7 @@ start = time.perf_counter()
 report = audit_dataset(sys.argv[1], load_taxonomy())
 done = time.perf_counter()
 usage = resource.getrusage(resource.RUSAGE_SELF)
-print(f"{done - start:.1f} {usage.ru_maxrss / 2**20:.2f} {len(report.findings)} "
+print(f"{done - start:.1f} {usage.ru_maxrss / 2**20:.2f} {len(report.found)} "
       f"{usage.ru_utime + usage.ru_stime:.1f}")
 """
 

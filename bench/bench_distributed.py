@@ -113,7 +113,7 @@ def single_machine(data: str, taxonomy, fitted, commands: list[str]) -> None:
         with timed("single machine (1 process): audit") as result:
             report = audit_dataset(data, taxonomy)
             result["messages"] = report.summary.messages
-            result["findings"] = len(report.findings)
+            result["findings"] = len(report.found)
 
 
 @contextmanager

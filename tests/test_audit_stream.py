@@ -10,6 +10,7 @@ distributed audit runs them.
 
 from __future__ import annotations
 
+import gc
 import json
 import tempfile
 from pathlib import Path
@@ -120,11 +121,21 @@ def test_streamed_audit_is_the_whole_audit(
         chunk_rows=chunk_rows,
         memory_rows=memory_rows,
     )
-    assert_same(streamed, whole)
-    assert streamed.to_dict() == whole.to_dict()
+    # read batch by batch (before .findings holds them all): every output the whole one's
     out = Path(tempfile.mkdtemp(dir=tmp_path)) / "findings.csv"
     streamed.write_csv(out, rows=chunk_rows)
     assert out.read_bytes() == csv_text(whole.findings).encode()
+    assert "".join(streamed.csv_chunks()) == csv_text(whole.findings)
+    assert "".join(streamed.json_chunks()) == json.dumps(
+        whole.to_dict(), indent=2, ensure_ascii=False
+    )
+    heads = [(check, group.head(2).reset_index(drop=True)) for check, group in whole.by_check()]
+    for (check, group), (expected, head) in zip(streamed.by_check(2), heads, strict=True):
+        assert check == expected
+        pd.testing.assert_frame_equal(group, head)
+    assert streamed.to_markdown(2) == whole.to_markdown(2)
+    assert_same(streamed, whole)
+    assert streamed.to_dict() == whole.to_dict()
 
 
 @PROPERTY
@@ -203,7 +214,9 @@ def test_keys_are_compact_integers(taxonomy, tmp_path):
     assert all(dtype.kind in "iu" and dtype.itemsize == 8 for dtype in keys.dtypes)
 
 
-def test_spilled_keys_find_the_same_and_leave_nothing_behind(tmp_path, taxonomy, monkeypatch):
+def test_spilled_keys_and_findings_find_the_same_and_leave_nothing_behind(
+    tmp_path, taxonomy, monkeypatch
+):
     rows = [
         {"id": str(i % 7), "conversation_id": f"c{i % 3}", "text": TEXTS[i % len(TEXTS)],
          "tags": TAGS[i % len(TAGS)]}
@@ -216,8 +229,15 @@ def test_spilled_keys_find_the_same_and_leave_nothing_behind(tmp_path, taxonomy,
     monkeypatch.setattr(tempfile, "tempdir", None)  # TMPDIR is read once, then cached
     whole = audit_dataset(str(path), taxonomy, chunk_rows=8)
     spilled = audit_dataset(str(path), taxonomy, chunk_rows=8, memory_rows=10)
+    (held,) = spill.iterdir()  # the keys are gone; the findings wait with the report
+    assert held.name.startswith("feedtag-findings-")
+    assert len(list(held.glob("findings-*.arrow"))) == 8  # a file for each chunk of 8 rows
+    batches = [len(batch) for batch in spilled.batches()]  # read back chunk by chunk
+    assert len(batches) > 1 and sum(batches) == len(whole.findings) == len(spilled.found)
     assert_same(spilled, whole)
     assert (whole.findings["check"] == "duplicate-message").sum() > 10
+    del spilled
+    gc.collect()
     assert list(spill.iterdir()) == []
 
 

@@ -15,6 +15,8 @@ from pydantic import BaseModel
 from classifier.audit.checks import COLUMNS, none
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pandas as pd
 
     from classifier.audit.suspects import Predictions
@@ -258,10 +260,10 @@ def axis_health(
     corpus: Corpus | Tally,
     settings: HealthSettings,
     predictions: Predictions | None,
-    found: pd.DataFrame,
-    suspects_ran: bool = True,
+    suspects: Mapping[str, int] | None = None,
 ) -> dict[str, AxisHealth]:
-    """The summary's figures per axis (``suspects`` only when that check ran)."""
+    """The summary's figures per axis; ``suspects``: the suspect-tag findings per axis, when
+    that check ran."""
     result = {}
     corpus = tally_of(corpus)
     accuracy = predictions.accuracy() if predictions is not None else {}
@@ -280,10 +282,8 @@ def axis_health(
         if predictions is not None and axis in predictions.axes:
             oof = predictions.axes[axis]
             figures.out_of_fold_accuracy = accuracy[axis]
-            if suspects_ran:
-                figures.suspects = int(
-                    ((found["check"] == "suspect-tag") & (found["axis"] == axis)).sum()
-                )
+            if suspects is not None:
+                figures.suspects = int(suspects.get(axis, 0))
             figures.confusable = [
                 ConfusablePair(
                     tags=(str(oof.classes[p["a"]]), str(oof.classes[p["b"]])),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,11 +12,11 @@ from pydantic import BaseModel
 
 from classifier.audit.checks import COLUMNS, ROW_CHECKS
 from classifier.audit.duplicates import CROSS_ROW_CHECKS, conflicting_duplicates, duplicate_message
+from classifier.audit.findings import ORDER, FindingCounts, Findings
 from classifier.audit.health import AxisHealth, HealthSettings
 from classifier.errors import UsageError
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
     from classifier.audit.suspects import Predictions
@@ -32,7 +33,6 @@ CHECKS: dict[str, Check] = {
 MODEL_CHECKS = ("suspect-tag", "confusable-tags")
 # Taxonomy health: findings without a row; run with predictions, or when named.
 HEALTH_CHECKS = ("rare-tag", "unused-tag", "catch-all")
-ORDER = (*CHECKS, "suspect-tag", "rare-tag", "unused-tag", "confusable-tags", "catch-all")
 SEVERITIES = ("error", "warning", "info")
 
 
@@ -61,22 +61,48 @@ class Summary(BaseModel):
 
 @dataclass(frozen=True)
 class AuditReport:
-    """Findings (one row each, ``COLUMNS``) and their summary."""
+    """Findings (one row each, ``COLUMNS``, in report order) and their summary.
 
-    findings: pd.DataFrame
+    ``found`` may be on disk (a large dataset's): ``batches`` reads it a frame at a time;
+    ``findings`` is every finding in one frame.
+    """
+
+    found: Findings
     summary: Summary
+
+    @cached_property
+    def findings(self) -> pd.DataFrame:
+        return self.found.frame()
+
+    def batches(self) -> Iterator[pd.DataFrame]:
+        """The findings in report order, a frame at a time."""
+        if "findings" in self.__dict__:
+            yield self.findings
+        else:
+            yield from self.found.batches()
 
     def fails(self, fail_on: str) -> bool:
         """Whether any finding is at or above ``fail_on`` (``never`` never fails)."""
         if fail_on == "never":
             return False
         levels = SEVERITIES[: SEVERITIES.index(fail_on) + 1]
-        return bool(self.findings["severity"].isin(levels).any())
+        return any(self.summary.by_severity.get(level, 0) for level in levels)
 
-    def by_check(self) -> list[tuple[str, pd.DataFrame]]:
-        """Findings grouped by check, in the order of ``ORDER`` (errors first)."""
-        groups = dict(tuple(self.findings.groupby("check", sort=False)))
-        return [(name, groups[name]) for name in ORDER if name in groups]
+    def by_check(self, limit: int | None = None) -> list[tuple[str, pd.DataFrame]]:
+        """Findings grouped by check, in the order of ``ORDER`` (errors first): with
+        ``limit``, the first ``limit`` of each (one pass over the batches)."""
+        import pandas as pd
+
+        heads: dict[str, list[pd.DataFrame]] = {}
+        for batch in self.batches():
+            for name, group in batch.groupby("check", sort=False):
+                held = heads.setdefault(name, [])
+                room = None if limit is None else limit - sum(len(g) for g in held)
+                if room is None or room > 0:
+                    held.append(group if room is None else group.head(room))
+        return [
+            (name, pd.concat(heads[name], ignore_index=True)) for name in ORDER if name in heads
+        ]
 
     def to_markdown(self, limit: int | None = None) -> str:
         """A report a lead can paste into an issue: summary, then findings by check."""
@@ -93,13 +119,13 @@ class AuditReport:
             *_health_lines(summary.health),
             "",
         ]
-        for check, group in self.by_check():
-            shown = group if limit is None else group.head(limit)
-            lines.append(f"\n## {check} ({len(group)})\n")
+        for check, shown in self.by_check(limit):
+            count = summary.by_check[check]
+            lines.append(f"\n## {check} ({count})\n")
             cells = shown[COLUMNS].astype(object).where(shown[COLUMNS].notna(), "")
             lines.append(markdown_table(COLUMNS, cells.itertuples(index=False)))
-            if len(shown) < len(group):
-                lines.append(f"... and {len(group) - len(shown)} more\n")
+            if len(shown) < count:
+                lines.append(f"... and {count - len(shown)} more\n")
         return "\n".join(lines) + "\n"
 
     def write_csv(self, out: str | Path, rows: int = 200_000) -> Path:
@@ -109,12 +135,23 @@ class AuditReport:
 
         parts = CsvParts(Path(out))
         try:
-            for start in range(0, max(len(self.findings), 1), rows):
-                parts.write(self.findings.iloc[start : start + rows])
+            parts.write(_none())  # the header, findings or none
+            for batch in self.batches():
+                for start in range(0, len(batch), rows):
+                    parts.write(batch.iloc[start : start + rows])
         except BaseException:
             parts.discard()
             raise
         return parts.commit()
+
+    def csv_chunks(self) -> Iterator[str]:
+        """The findings as CSV text (``csv_text``'s), a batch at a time, for standard output."""
+        from classifier.output import csv_text
+
+        header = csv_text(_none())
+        yield header
+        for batch in self.batches():
+            yield csv_text(batch)[len(header) :]
 
     def to_dict(self) -> dict[str, Any]:
         records = self.findings.astype(object).where(self.findings.notna(), None)
@@ -122,6 +159,30 @@ class AuditReport:
             "summary": self.summary.model_dump(mode="json"),
             "findings": records.to_dict(orient="records"),
         }
+
+    def json_chunks(self) -> Iterator[str]:
+        """``json.dumps(to_dict(), indent=2, ensure_ascii=False)``, written a batch of
+        findings at a time: a large audit's JSON is never held whole."""
+        import json
+
+        def indented(value: Any, by: str) -> str:
+            return json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n" + by)
+
+        yield '{\n  "summary": ' + indented(self.summary.model_dump(mode="json"), "  ")
+        yield ',\n  "findings": ['
+        first = True
+        for batch in self.batches():
+            records = batch.astype(object).where(batch.notna(), None).to_dict(orient="records")
+            text = ",\n    ".join(indented(record, "    ") for record in records)
+            yield ("\n    " if first else ",\n    ") + text
+            first = False
+        yield "]\n}" if first else "\n  ]\n}"
+
+
+def _none() -> pd.DataFrame:
+    from classifier.audit.findings import order_findings
+
+    return order_findings([])
 
 
 def select_checks(
@@ -200,90 +261,23 @@ def run_audit(
 def report_of(
     source: str,
     tally: Tally,
-    parts: list[pd.DataFrame],
+    found: list[pd.DataFrame] | Findings,
     predictions: Predictions | None,
     settings: HealthSettings,
     selected: Iterable[str],
 ) -> AuditReport:
-    """The report from the findings of every check (any order of parts) and the corpus's
-    counts: findings put in report order (see ``run_audit``), the summary and health."""
-    found = order_findings(parts)
+    """The report from the findings of every check (frames in any order, or ``Findings``
+    already in report order) and the corpus's counts: the summary and health."""
+    if not isinstance(found, Findings):
+        found = Findings.of(found, tally)
     selected = list(selected)
     health = None
     if predictions is not None or any(name not in CHECKS for name in selected):
         from classifier.audit.health import axis_health
 
-        health = axis_health(tally, settings, predictions, found, "suspect-tag" in selected)
-    return AuditReport(found, summarise(tally, found, predictions, health, source))
-
-
-def order_findings(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Findings of all checks in report order: row findings by row then ``ORDER``, then
-    suspects by score, then taxonomy findings by ``ORDER``; ties keep their parts' order.
-
-    Consumes ``parts`` (plain or ``compact_findings`` frames): the result is built one column
-    at a time and each part's column dropped once copied, so a large audit's findings are
-    never held twice. Text columns come out as ``object``, ``row`` as ``Int64``.
-    """
-    import numpy as np
-    import pandas as pd
-
-    kept = [part for part in parts if len(part)]
-    parts.clear()
-    text = {column: object for column in COLUMNS if column not in ("row", "score")}
-    if not kept:
-        empty = pd.DataFrame(columns=COLUMNS)
-        return empty.astype({"row": "Int64", "score": "float64", **text})
-    check = np.concatenate([part["check"].to_numpy(dtype=object) for part in kept])
-    rows = np.concatenate([_floats(part["row"], "Int64") for part in kept])
-    score = np.concatenate([_floats(part["score"], "Float64") for part in kept])
-    group = np.where(check == "suspect-tag", 1, np.where(np.isin(check, list(CHECKS)), 0, 2))
-    rank = pd.Series(check).map({name: i for i, name in enumerate(ORDER)}).to_numpy(float)
-    order = np.lexsort((rank, np.where(group == 0, rows, score), group))  # stable
-    del check, group, rank
-    columns: dict[str, Any] = {}
-    for column in COLUMNS:
-        if column == "row":
-            taken = rows[order]
-            missing = np.isnan(taken)
-            values = np.where(missing, 0, taken).astype(np.int64)
-            columns[column] = pd.arrays.IntegerArray(values, missing)
-        elif column == "score":
-            columns[column] = score[order]
-        else:
-            pieces = []
-            for part in kept:
-                pieces.append(_objects(part[column]))
-                del part[column]
-            columns[column] = np.concatenate(pieces)[order]
-            del pieces
-    return pd.DataFrame(columns, columns=COLUMNS)
-
-
-def _objects(column: pd.Series) -> np.ndarray:
-    """A text column as an object array. A categorical's values are made once per category
-    and shared by its rows: made per row, 3M findings' repeated strings took 1.7 GB."""
-    import numpy as np
-    import pandas as pd
-
-    if not isinstance(column.dtype, pd.CategoricalDtype):
-        return column.to_numpy(dtype=object)
-    categories = np.asarray(column.cat.categories.to_numpy(dtype=object), dtype=object)
-    codes = column.cat.codes.to_numpy()
-    values = (
-        categories.take(np.maximum(codes, 0)) if len(categories) else np.empty(len(codes), object)
-    )
-    values[codes < 0] = np.nan
-    return values
-
-
-def _floats(column: pd.Series, dtype: str) -> np.ndarray:
-    """A numeric findings column (int, nullable, or object holding None) as float64, NaN
-    for missing: row numbers stay exact far past any corpus size."""
-    import numpy as np
-    import pandas as pd
-
-    return pd.array(column, dtype=dtype).to_numpy(dtype="float64", na_value=np.nan)
+        suspects = found.counts.suspects if "suspect-tag" in selected else None
+        health = axis_health(tally, settings, predictions, suspects)
+    return AuditReport(found, summarise(tally, found.counts, predictions, health, source))
 
 
 def _health_lines(health: dict[str, AxisHealth] | None) -> list[str]:
@@ -312,22 +306,22 @@ def health_line(figures: AxisHealth) -> str:
 
 def summarise(
     tally: Tally,
-    found: pd.DataFrame,
+    counts: FindingCounts,
     predictions: Predictions | None = None,
     health: dict[str, AxisHealth] | None = None,
     source: str = "",
 ) -> Summary:
-    """The summary of a corpus from its counts and every finding."""
+    """The summary of a corpus from its counts and its findings'."""
     messages = tally.messages
     return Summary(
         source=source,
         messages=messages,
         complete=tally.complete,
         complete_share=tally.complete / messages if messages else 0.0,
-        by_severity={s: int(found["severity"].eq(s).sum()) for s in SEVERITIES},
-        by_check={name: int(n) for name, n in found["check"].value_counts().items()},
+        by_severity={s: int(counts.severities[s]) for s in SEVERITIES},
+        by_check=counts.by_check(),
         tags={axis: dict(counts) for axis, counts in tally.tags.items()},
-        agents=_agents(tally, found),
+        agents=_agents(tally, counts),
         model=None if predictions is None else _judged_by(predictions),
         health=health,
     )
@@ -339,19 +333,10 @@ def _judged_by(predictions: Predictions) -> str:
     return f"cross-validation ({predictions.detail})"
 
 
-def _agents(tally: Tally, found: pd.DataFrame) -> list[AgentSummary] | None:
+def _agents(tally: Tally, counts: FindingCounts) -> list[AgentSummary] | None:
     """Per agent (by name): messages, share complete, and errors and warnings on them."""
-    import numpy as np
-
     if tally.agents is None:
         return None
-    rows = found["row"].fillna(0).to_numpy(dtype=np.int64)
-    agent = tally.agent_of(rows)
-    known = agent >= 0
-    size = len(tally.agent_names)
-    severity = found["severity"].to_numpy(dtype=object)
-    errors = np.bincount(agent[known & (severity == "error")], minlength=size)
-    warnings = np.bincount(agent[known & (severity == "warning")], minlength=size)
     result = []
     for name in sorted(tally.agents):
         messages, complete = tally.agents[name]
@@ -361,8 +346,8 @@ def _agents(tally: Tally, found: pd.DataFrame) -> list[AgentSummary] | None:
                 agent=name,
                 messages=messages,
                 complete_share=complete / messages,
-                errors=int(errors[code]),
-                warnings=int(warnings[code]),
+                errors=int(counts.agent_errors[code]),
+                warnings=int(counts.agent_warnings[code]),
             )
         )
     return result

@@ -111,15 +111,21 @@ class Tally:
         return self._agent_index[name]
 
     def agent_of(self, rows: np.ndarray) -> np.ndarray:
-        """The agent code of each row number (-1 for a missing row number, given as < 1)."""
+        """The agent code of each row number (-1 for a missing row number, given as < 1, or
+        NaN). Looks rows up chunk by chunk: the codes are never joined into one array."""
         import numpy as np
 
-        codes = np.concatenate(self.agent_codes) if self.agent_codes else np.zeros(0, np.int32)
-        self.agent_codes = [codes]
-        positions = np.asarray(rows, dtype=np.int64) - (self.first_row or 1)
-        valid = (positions >= 0) & (positions < codes.size)
+        sizes = [len(codes) for codes in self.agent_codes]
+        starts = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+        rows = np.asarray(rows, dtype=np.float64)
+        positions = np.where(np.isnan(rows), -1, rows).astype(np.int64) - (self.first_row or 1)
+        valid = (positions >= 0) & (positions < starts[-1])
         found = np.full(positions.size, -1, dtype=np.int64)
-        found[valid] = codes[positions[valid]]
+        where = np.flatnonzero(valid)
+        chunk = np.searchsorted(starts, positions[where], side="right") - 1
+        for c in np.unique(chunk).tolist():
+            mine = where[chunk == c]
+            found[mine] = self.agent_codes[c][positions[mine] - starts[c]]
         return found
 
     def label_counts(self, axis: str) -> dict[str, int]:

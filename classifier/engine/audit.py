@@ -5,9 +5,11 @@
 2. The shuffle: bucket ``b`` of every file goes to one task, which runs
    ``cross_row_findings`` on it, ``by="text"`` or ``by="id"``; each is complete for what it
    checks, as every row sharing a hash lands in the same bucket.
-3. Here: ``combine_cross_row`` (the one-reason-per-message rule across buckets), the ids of
-   flagged rows fetched from their files' workers, the tallies summed, the health checks run
-   on the sum, and ``report_of`` orders it all as ``audit_dataset`` does on one machine.
+3. Here: the files' findings taken one file at a time (``FindingsWriter``: on disk past a
+   million messages), ``combine_cross_row`` (the one-reason-per-message rule across buckets),
+   the ids of flagged rows fetched from their files' workers, the tallies summed, the health
+   checks run on the sum; the report's findings come out in report order as
+   ``audit_dataset``'s do on one machine.
 
 Only the keys (about 70 bytes a message) cross the network; the checks are the library's.
 """
@@ -71,7 +73,7 @@ class DistributedAudit:
 
     @property
     def findings(self) -> int:
-        return len(self.report.findings)
+        return len(self.report.found)
 
 
 def audit_partition(
@@ -93,7 +95,7 @@ def audit_partition(
         signature_names,
         split_by_hash,
     )
-    from classifier.audit.stream import compact_findings
+    from classifier.audit.findings import compact_findings
     from classifier.audit.tally import Tally
 
     cross = any(check in CROSS_ROW_CHECKS for check in checks)
@@ -185,12 +187,30 @@ def distributed_audit(
                      chunk_rows, progress)  # fmt: skip
     if out is None:
         return DistributedAudit(report)
-    findings = report.findings
     with result_directory(Path(out)) as temp:
-        starts = range(0, max(len(findings), 1), FINDINGS_PER_PART)
-        for index, start in enumerate(starts):
-            write_part(temp, index, findings.iloc[start : start + FINDINGS_PER_PART])
-    return DistributedAudit(report, Path(out), len(starts))
+        index = 0
+        for part in _parts_of(report, FINDINGS_PER_PART):
+            write_part(temp, index, part)
+            index += 1
+    return DistributedAudit(report, Path(out), index)
+
+
+def _parts_of(report: AuditReport, rows: int) -> Iterable[pd.DataFrame]:
+    """The findings in report order, cut into frames of ``rows`` (one empty frame for none)."""
+    import pandas as pd
+
+    held, size = [], 0
+    for batch in report.batches():
+        while len(batch):
+            take = batch.iloc[: rows - size]
+            held.append(take)
+            size += len(take)
+            batch = batch.iloc[len(take) :]
+            if size == rows:
+                yield pd.concat(held, ignore_index=True)
+                held, size = [], 0
+    if held or not len(report.found):
+        yield pd.concat(held, ignore_index=True) if held else report.findings
 
 
 def _report(
@@ -205,10 +225,9 @@ def _report(
     chunk_rows: int,
     progress: Callable[[int, int], None] | None,
 ) -> AuditReport:
-    import numpy as np
-
-    from classifier.audit.duplicates import CROSS_ROW_CHECKS, combine_cross_row
+    from classifier.audit.findings import FindingsWriter
     from classifier.audit.report import HEALTH_CHECKS, report_of
+    from classifier.audit.spill import MEMORY_ROWS
     from classifier.audit.tally import Tally
 
     names = list(selected)
@@ -223,15 +242,36 @@ def _report(
 
         for done, _ in enumerate(as_completed(summaries), 1):
             progress(done, len(partitions))
-    gathered = client.gather(summaries)
-    found = [chunk for findings, _, _ in gathered for chunk in findings]
     tally = Tally(taxonomy)
-    for _, part_tally, _ in gathered:
-        tally.extend(part_tally)
-    if any(check in CROSS_ROW_CHECKS for check in names):
-        signatures: dict[int, str] = {}
-        for _, _, part_names in gathered:
+    signatures: dict[int, str] = {}
+    with FindingsWriter(tally, memory_rows=MEMORY_ROWS) as writer:
+        while summaries:  # in file order, one file's findings here at a time
+            findings, part_tally, part_names = summaries.pop(0).result()
+            tally.extend(part_tally)
             signatures.update(part_names)
+            for chunk in findings:
+                writer.add(chunk)
+        cross = _cross_row(client, parts, partitions, names, signatures, width)
+        tail = [check(tally) for name_, check in selected.items() if name_ in HEALTH_CHECKS]
+        del parts
+        found = writer.findings(cross, tail)
+    return report_of(name, tally, found, None, settings, names)
+
+
+def _cross_row(
+    client: Client,
+    parts: list[Any],
+    partitions: list[Partition],
+    names: list[str],
+    signatures: dict[int, str],
+    width: int,
+) -> pd.DataFrame | None:
+    """The cross-row findings: the shuffle of the parts' keys, ids fetched from the parts."""
+    import numpy as np
+
+    from classifier.audit.duplicates import CROSS_ROW_CHECKS, combine_cross_row
+
+    if any(check in CROSS_ROW_CHECKS for check in names):
         shipped_names = broadcast(client, signatures)
         cross = {}
         for by in ("id", "text"):
@@ -257,9 +297,5 @@ def _report(
         }
         for positions, future in lookups.values():
             ids[positions] = future.result()
-        found.append(combined.assign(id=ids))
-    for check_name, check in selected.items():
-        if check_name in HEALTH_CHECKS:
-            found.append(check(tally))
-    del parts
-    return report_of(name, tally, found, None, settings, names)
+        return combined.assign(id=ids)
+    return None
