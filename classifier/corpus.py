@@ -12,6 +12,7 @@ import string
 import unicodedata
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from itertools import compress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,22 +59,40 @@ ASCII_NOISE = (string.punctuation + string.whitespace).encode()
 def normalise_text(texts: list[str]) -> list[str]:
     """Fold case, accents, unicode variants, punctuation and spacing: letters and digits only.
 
-    Two messages that normalise equal are the same message for the duplicate checks. ASCII
-    texts (most of them) are folded together in one C-speed pass with the same result as the
-    unicode path.
+    Two messages that normalise equal are the same message for the duplicate checks. The
+    ASCII texts (most of them) are folded together in one C-speed pass over their join, with
+    the same result as the unicode path; the others one by one.
     """
-    lowered = [text.lower() for text in texts]
-    plain = [text.isascii() and "\x00" not in text for text in lowered]
-    batch = "\x00".join(text for text, ok in zip(lowered, plain, strict=True) if ok)
-    folded = iter(batch.encode("ascii").translate(None, ASCII_NOISE).decode("ascii").split("\x00"))
-    normalised = []
-    for text, ok in zip(lowered, plain, strict=True):
-        if ok:
-            normalised.append(next(folded))
-        else:
-            decomposed = unicodedata.normalize("NFKD", text).casefold()
-            normalised.append("".join(c for c in decomposed if unicodedata.category(c)[0] in "LN"))
-    return normalised
+    plain = [text.isascii() for text in texts]
+    easy = list(compress(texts, plain))
+    joined = "\x00".join(easy)
+    if joined.count("\x00") > len(easy) - 1:  # an ASCII text holds NUL: it folds on its own
+        plain = [ok and "\x00" not in text for text, ok in zip(texts, plain, strict=True)]
+        easy = list(compress(texts, plain))
+        joined = "\x00".join(easy)
+    folded = _fold_ascii(joined.lower()).split("\x00") if easy else []
+    if len(easy) == len(texts):
+        return folded
+    import numpy as np
+
+    normalised = np.empty(len(texts), dtype=object)
+    mask = np.array(plain, dtype=bool)
+    normalised[mask] = folded
+    normalised[~mask] = [_fold(text) for text in compress(texts, ~mask)]
+    return normalised.tolist()
+
+
+def _fold_ascii(text: str) -> str:
+    return text.encode("ascii").translate(None, ASCII_NOISE).decode("ascii")
+
+
+def _fold(text: str) -> str:
+    """One text as ``normalise_text`` folds it (a lowercase Kelvin sign is ASCII, say)."""
+    lowered = text.lower()
+    if lowered.isascii() and "\x00" not in lowered:
+        return _fold_ascii(lowered)
+    decomposed = unicodedata.normalize("NFKD", lowered).casefold()
+    return "".join(c for c in decomposed if unicodedata.category(c)[0] in "LN")
 
 
 def repeats(tags: pd.DataFrame, keep: str | bool = "first") -> np.ndarray:
@@ -428,56 +447,61 @@ def _cell_text(value: object) -> str:
 def _resolve_tags(
     name: str, frame: pd.DataFrame, columns: Columns, taxonomy: Taxonomy, file_row: int = 1
 ) -> pd.DataFrame:
-    """One row per raw tag, in written order; resolution columns are categoricals."""
+    """One row per raw tag, in written order; resolution columns are categoricals.
+
+    Each distinct spelling is resolved once and every column is built from codes: a chunk
+    of 200,000 messages holds a few dozen spellings, not half a million strings.
+    """
     import numpy as np
     import pandas as pd
 
     sources = [(columns.tags, None)] if columns.tags else []
     sources += [(column, axis) for axis, column in columns.axes.items()]
-    messages, origin, raws, resolved = [], [], [], []
+    messages, origin, codes, spellings, resolved = [], [], [], [], []
+    offset = 0
     for number, (column, axis) in enumerate(sources):
-        message, raw = _explode(name, frame[column].reset_index(drop=True), column, file_row)
-        codes, unique = pd.factorize(raw)
-        found = [taxonomy.resolve(spelling, axis) for spelling in unique.tolist()]
+        message, code, unique = _explode(
+            name, frame[column].reset_index(drop=True), column, file_row
+        )
         messages.append(message)
         origin.append(np.full(len(message), number))
-        raws.append(raw)
-        resolved.append(
-            [
-                np.array([getattr(r, key) for r in found], dtype=object)[codes]
-                for key in ("axis", "tag", "how")
-            ]
-        )
-    if not sources:
-        empty = pd.Categorical([])
-        return pd.DataFrame(
-            {
-                "message": np.array([], dtype=np.int64),
-                "column": empty,
-                "raw": empty,
-                "axis": empty,
-                "tag": empty,
-                "how": empty,
-            }
-        )
-    message = np.concatenate(messages)
+        codes.append(code + offset)
+        spellings.append(unique)
+        resolved += [taxonomy.resolve(spelling, axis) for spelling in unique.tolist()]
+        offset += len(unique)
+    message = np.concatenate(messages) if sources else np.array([], dtype=np.int64)
     order = np.argsort(message, kind="stable")
+    code = np.concatenate(codes)[order] if sources else np.array([], dtype=np.int64)
     names = [column for column, _ in sources]
     table = {
         "message": message[order],
-        "column": pd.Categorical.from_codes(np.concatenate(origin)[order], categories=names),
-        "raw": pd.Categorical(np.concatenate(raws)[order]),
+        "column": pd.Categorical.from_codes(
+            np.concatenate(origin)[order] if sources else code, categories=names
+        ),
+        "raw": _categorical(np.concatenate(spellings) if sources else [], code),
     }
-    for i, key in enumerate(("axis", "tag", "how")):
-        table[key] = pd.Categorical(np.concatenate([part[i] for part in resolved])[order])
+    for key in ("axis", "tag", "how"):
+        table[key] = _categorical([getattr(r, key) for r in resolved], code)
     return pd.DataFrame(table)
 
 
-def _explode(name: str, cells: pd.Series, column: str, file_row: int = 1):
-    """Message positions and raw tag strings of one tags column.
+def _categorical(values: Any, codes: np.ndarray) -> pd.Categorical:
+    """``pd.Categorical(values[codes])``, made from the few ``values`` (None is missing)."""
+    import numpy as np
+    import pandas as pd
 
-    Plain ``a; b`` cells are split in bulk with pyarrow; JSON-list cells and list values
-    (JSONL, Parquet) go through ``split_tags`` one by one.
+    few = pd.Categorical(np.asarray(values, dtype=object))
+    return pd.Categorical.from_codes(few.codes[codes], dtype=few.dtype)
+
+
+def _explode(
+    name: str, cells: pd.Series, column: str, file_row: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Message positions of one tags column's raw tags, and each tag's code in the distinct
+    raw spellings (an object array; a spelling may appear twice), in written order.
+
+    Plain ``a; b`` cells are split and encoded in bulk with pyarrow; JSON-list cells and list
+    values (JSONL, Parquet) go through ``split_tags`` one by one.
     """
     import numpy as np
     import pandas as pd
@@ -496,10 +520,13 @@ def _explode(name: str, cells: pd.Series, column: str, file_row: int = 1):
     plain = pc.if_else(pa.array(is_json), "", text)
     parts = pc.split_pattern_regex(plain, SEPARATORS.pattern)
     flat = pc.list_flatten(parts)
-    parent = pc.list_parent_indices(parts).to_numpy()
-    keep = pc.not_equal(flat, "").to_numpy(zero_copy_only=False)
-    message = [parent[keep].astype(np.int64)]
-    raw = [flat.to_numpy(zero_copy_only=False)[keep].astype(object)]
+    keep = pc.not_equal(flat, "")
+    parent = pc.list_parent_indices(parts).filter(keep).to_numpy().astype(np.int64)
+    raw = flat.filter(keep)
+    spellings = pc.unique(raw)
+    message = [parent]
+    code = [pc.index_in(raw, value_set=spellings).to_numpy(zero_copy_only=False).astype(np.int64)]
+    unique = [np.array(spellings.to_pylist(), dtype=object)]
     special = np.flatnonzero(is_json | ~is_text)
     if len(special):
         extra_message, extra_raw = [], []
@@ -513,8 +540,10 @@ def _explode(name: str, cells: pd.Series, column: str, file_row: int = 1):
                 ) from None
             extra_message += [position] * len(tags)
             extra_raw += tags
+        extra_code, extra_unique = pd.factorize(np.array(extra_raw, dtype=object))
         message.append(np.array(extra_message, dtype=np.int64))
-        raw.append(np.array(extra_raw, dtype=object))
-    message = np.concatenate(message)
-    order = np.argsort(message, kind="stable")
-    return message[order], np.concatenate(raw)[order]
+        code.append(extra_code.astype(np.int64) + len(unique[0]))
+        unique.append(np.asarray(extra_unique, dtype=object))
+    messages = np.concatenate(message)
+    order = np.argsort(messages, kind="stable")
+    return messages[order], np.concatenate(code)[order], np.concatenate(unique)

@@ -32,6 +32,10 @@ TEXT = st.text(
 @given(st.lists(TEXT, max_size=20))
 @example(["Hello, World!", "hello world", "  HELLO\tworld  ", "Café", "CAFE\u0301", ""])
 @example(["\u212a\x01", "K\x01", "a\x00b", "ﬁne", "Straße", "İstanbul", "\x0b\x0c"])
+@example(["Plain, ASCII!", "", "all of them"])  # one pass over the join
+@example(["a\x00b", "Plain", "\x00"])  # ASCII, but a NUL would split the join
+@example(["ΑΣ", "Σb", "aΣ."])  # final sigma: lowered one by one
+@example([])
 def test_normalise_text_is_its_definition(texts):
     expected = [reference(t) for t in texts]
     assert list(normalise_text(texts)) == expected
