@@ -259,8 +259,8 @@ def test_keys_past_memory_rows_wait_on_disk_in_buckets(tmp_path, taxonomy):
         }
         found = keys.findings({}, ["duplicate-message"])
     assert not spill.exists()
-    assert found["row"].tolist() == list(range(5, 31))  # rows 1-4 hold the first of each text
-    assert found["id"].tolist() == [str(i) for i in range(4, 30)]
+    assert found["row"].to_pylist() == list(range(5, 31))  # rows 1-4: the first of each text
+    assert found["id"].to_pylist() == [str(i) for i in range(4, 30)]
 
 
 def test_unicode_texts_streamed_find_what_the_whole_audit_finds(tmp_path, taxonomy):

@@ -16,7 +16,7 @@ hash in every process. 0 stands for "none" (an empty text, no conversation, no t
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from classifier.audit.checks import COLUMNS, none
@@ -175,16 +175,33 @@ def combine_cross_row(*parts: pd.DataFrame) -> pd.DataFrame:
     duplicate in an earlier part (the same-id part) keeps only that duplicate-message finding."""
     import pandas as pd
 
-    kept, flagged = [], set()
-    for part in parts:
-        duplicate = part["check"].eq("duplicate-message").to_numpy()
-        again = duplicate & part["row"].isin(flagged).to_numpy()
-        kept.append(part[~again])
-        flagged.update(part.loc[duplicate, "row"].tolist())
-    found = [part for part in kept if len(part)]
+    masks = first_reasons([(part["row"].to_numpy(), part["check"].to_numpy()) for part in parts])
+    found = [part[keep] for part, keep in zip(parts, masks, strict=True) if keep.any()]
     return _ordered(
         pd.concat(found, ignore_index=True) if found else _frame([], CROSS_ROW_CHECKS[0])
     )
+
+
+def first_reasons(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """``combine_cross_row``'s rule on parts given as (rows, checks) arrays: per part, which
+    of its findings stay."""
+    import numpy as np
+
+    flagged = np.zeros(0, dtype=np.int64)
+    kept = []
+    for rows, checks in parts:
+        duplicate = np.asarray(checks == "duplicate-message", dtype=bool)
+        kept.append(~(duplicate & np.isin(rows, flagged)))
+        flagged = np.union1d(flagged, rows[duplicate])
+    return kept
+
+
+def cross_row_order(rows: np.ndarray, checks: np.ndarray) -> np.ndarray:
+    """The order of findings by row, then ``CROSS_ROW_CHECKS`` (stable: axes stay in order)."""
+    import numpy as np
+
+    rank = {check: i for i, check in enumerate(CROSS_ROW_CHECKS)}
+    return np.lexsort((np.array([rank[c] for c in checks.tolist()]), rows))
 
 
 def _ordered(found: pd.DataFrame) -> pd.DataFrame:
@@ -193,9 +210,8 @@ def _ordered(found: pd.DataFrame) -> pd.DataFrame:
 
     if found.empty:
         return found.astype({"row": np.int64})
-    order = found["check"].map({c: i for i, c in enumerate(CROSS_ROW_CHECKS)}).to_numpy()
-    rows = found["row"].to_numpy(dtype=np.int64)
-    return found.iloc[np.lexsort((order, rows))].reset_index(drop=True)
+    order = cross_row_order(found["row"].to_numpy(dtype=np.int64), found["check"].to_numpy())
+    return found.iloc[order].reset_index(drop=True)
 
 
 def _frame(rows, check: str, axis="", tags="", message="") -> pd.DataFrame:

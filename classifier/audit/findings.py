@@ -27,12 +27,14 @@ from classifier.errors import OutputError
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
     from classifier.audit.tally import Tally
 
 ROW_ORDER = (*ROW_CHECKS, *CROSS_ROW_CHECKS)  # the checks whose findings have a row
 ORDER = (*ROW_ORDER, "suspect-tag", "rare-tag", "unused-tag", "confusable-tags", "catch-all")
 TEXT_COLUMNS = ("check", "severity", "axis", "tags", "message", "fix")
+COUNTED = ["row", "check", "severity", "axis"]  # what ``FindingCounts`` reads
 
 
 class FindingCounts:
@@ -153,17 +155,17 @@ class FindingsWriter:
         elif self._spill is not None:
             self._chunks[-1] = (self._write(found, len(self._chunks) - 1), self._chunks[-1][1])
 
-    def findings(self, cross: pd.DataFrame | None, tail: list[pd.DataFrame]) -> Findings:
+    def findings(self, cross: pa.Table | pd.DataFrame | None, tail: list[pd.DataFrame]) -> Findings:
         """The report's findings: the chunks', the cross-row ones (``combine_cross_row``, by
         row) each read with the chunk of its rows, then ``tail`` (suspects and taxonomy)."""
         import numpy as np
 
-        cross = compact_findings(cross) if cross is not None else None
         if cross is not None:
-            self.counts.add(cross, self.tally)
+            cross = findings_table(cross)  # held as Arrow: a few bytes a message
+            self.counts.add(cross.select(COUNTED).to_pandas(), self.tally)
         for part in tail:
             self.counts.add(part, self.tally)
-        rows = cross["row"].to_numpy(dtype=np.int64) if cross is not None else np.zeros(0, np.int64)
+        rows = cross["row"].to_numpy() if cross is not None else np.zeros(0, np.int64)
         pieces: list[Callable[[], pd.DataFrame]] = []
         start = 0
         for chunk, last in self._chunks:
@@ -226,7 +228,7 @@ def _read(chunk: pd.DataFrame | Path) -> pd.DataFrame:
 
 
 def _merged(
-    chunk: pd.DataFrame | Path | None, cross: pd.DataFrame | None, start: int, stop: int
+    chunk: pd.DataFrame | Path | None, cross: pa.Table | None, start: int, stop: int
 ) -> Callable[[], pd.DataFrame]:
     """A piece: the chunk's findings and the cross-row findings ``start:stop`` (those of its
     rows), in report order."""
@@ -234,10 +236,26 @@ def _merged(
     def piece() -> pd.DataFrame:
         parts = [] if chunk is None else [_read(chunk)]
         if cross is not None and stop > start:
-            parts.append(cross.iloc[start:stop])
+            parts.append(cross.slice(start, stop - start).to_pandas())
         return order_findings(parts)
 
     return piece
+
+
+def findings_table(found: pa.Table | pd.DataFrame) -> pa.Table:
+    """Findings (``COLUMNS``) as an Arrow table: text in Arrow buffers, not Python strings."""
+    import pyarrow as pa
+
+    if isinstance(found, pa.Table):
+        return found
+    return pa.Table.from_pandas(found[COLUMNS], schema=_schema(), preserve_index=False)
+
+
+def _schema() -> pa.Schema:
+    import pyarrow as pa
+
+    text = [(column, pa.string()) for column in ("id", *TEXT_COLUMNS)]
+    return pa.schema([("row", pa.int64()), *text, ("score", pa.float64())])
 
 
 def compact_findings(found: pd.DataFrame) -> pd.DataFrame:

@@ -17,7 +17,15 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from classifier.audit.duplicates import combine_cross_row, cross_row_findings, hash_buckets
+from classifier.audit.duplicates import (
+    BY,
+    combine_cross_row,
+    cross_row_findings,
+    cross_row_order,
+    first_reasons,
+    hash_buckets,
+)
+from classifier.audit.findings import findings_table
 from classifier.errors import OutputError
 
 if TYPE_CHECKING:
@@ -71,24 +79,24 @@ class CrossRowKeys:
         else:
             self._write(keys)
 
-    def findings(self, names: Mapping[int, str], checks: Iterable[str]) -> pd.DataFrame:
-        """``cross_row_findings`` of every key added, with the ``id`` of each flagged row."""
+    def findings(self, names: Mapping[int, str], checks: Iterable[str]) -> pa.Table:
+        """``cross_row_findings`` of every key added, with the ``id`` of each flagged row, by
+        row (``findings.findings_table``: a few bytes a message, not Python strings)."""
         import pandas as pd
 
         checks = list(checks)
         if self._spill is None:
-            if not self._held:
-                return combine_cross_row()
-            every = pd.concat(self._held, ignore_index=True)
+            every = pd.concat(self._held, ignore_index=True) if self._held else None
             self._held = []
-            return _named(every, names, checks, ("id", "text"))
+            found = combine_cross_row() if every is None else _named(every, names, checks, BY)
+            return findings_table(found)
         self._close_writers()
         parts = []
         for by in ("id", "text"):  # same-id duplicates first, as combine_cross_row asks
             for group in self._groups(by):  # any union of buckets is complete too
                 keys = pd.concat([self._read(by, bucket) for bucket in group], ignore_index=True)
-                parts.append(_named(keys, names, checks, (by,)))
-        return combine_cross_row(*parts)
+                parts.append(findings_table(_named(keys, names, checks, (by,))))
+        return _combined(parts)
 
     def _groups(self, by: str) -> list[list[int]]:
         """The buckets written, in runs of about ``memory_rows`` messages: each run is checked
@@ -197,3 +205,16 @@ def _named(
         return found
     ids = pd.Series(keys[ID_TEXT].to_numpy(dtype=object), index=keys["row"].to_numpy(np.int64))
     return found.assign(id=ids.loc[found["row"].to_numpy(np.int64)].to_numpy(dtype=object))
+
+
+def _combined(parts: list[pa.Table]) -> pa.Table:
+    """``combine_cross_row`` of parts held as Arrow tables."""
+    import pyarrow as pa
+
+    if not parts:
+        return findings_table(combine_cross_row())
+    columns = [(part["row"].to_numpy(), part["check"].to_numpy()) for part in parts]
+    kept = [p.filter(pa.array(k)) for p, k in zip(parts, first_reasons(columns), strict=True)]
+    table = pa.concat_tables(kept)
+    order = cross_row_order(table["row"].to_numpy(), table["check"].to_numpy())
+    return table.take(pa.array(order))
