@@ -2562,17 +2562,17 @@ def _audit_on_dask(
     settings = HealthSettings(rare_below=rare_below)
     chosen = checks.split(",") if checks else None
     with _cluster(scheduler) as client:
-        if cross_validate:
-            from classifier.audit import run_audit
+        if cross_validate:  # the rule checks stream here; the folds are fitted there
+            from classifier.audit.stream import audit_dataset
             from classifier.engine import cross_validate_on
 
-            data = _load(corpus, loaded, columns, require_tags=True)
-            bar, tick = _progress(f"cross-validating {len(data)} messages, {folds} folds")
-            with bar:
-                predictions = cross_validate_on(client, data, folds=folds, progress=tick)
-            for axis, why in predictions.skipped.items():
-                say(err, ("note:", "yellow"), f" axis '{axis}' not judged: {why}")
-            report = run_audit(data, chosen, predictions, settings)
+            fit = functools.partial(cross_validate_on, client)
+            judge = _audit_judge(loaded, True, folds, None, fit=fit)
+            with _judging(corpus, judge, folds):
+                report = audit_dataset(
+                    str(corpus), loaded, columns, chosen, settings=settings, judge=judge
+                )
+            _judge_notes(judge, None)
         else:
             from classifier.engine import distributed_audit
 

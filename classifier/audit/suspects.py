@@ -228,7 +228,9 @@ def label_quality(codes: np.ndarray, proba: np.ndarray) -> np.ndarray:
 def suspect_tag(corpus: Corpus | JudgedRows, predictions: Predictions) -> pd.DataFrame:
     """Messages whose tag the model confidently doubts; fix = the tag it prefers.
 
-    Ordered worst first (lowest ``score``) within each axis, axes in taxonomy order.
+    Ordered worst first (lowest ``score``) within each axis, axes in taxonomy order. An axis
+    whose judged messages all carry one tag has none: confident learning estimates how many
+    tags are wrong from the given tags' classes, and needs two.
     """
     import numpy as np
     import pandas as pd
@@ -236,7 +238,7 @@ def suspect_tag(corpus: Corpus | JudgedRows, predictions: Predictions) -> pd.Dat
     judged = judged_rows(corpus)
     parts = []
     for axis, oof in predictions.axes.items():
-        if oof.rows.size == 0:
+        if np.unique(oof.labels).size < 2:
             continue
         issues = np.flatnonzero(label_issues(oof.labels, oof.proba, "low_self_confidence"))
         if issues.size == 0:
