@@ -138,9 +138,12 @@ def test_audit_cross_validated_streamed_is_the_whole_audit(
     assert streamed.to_dict() == whole.to_dict()
 
 
-def test_a_model_judge_keeps_the_view_not_the_texts(tmp_path, taxonomy, model):
-    """Chunk by chunk, the judge keeps ids and a few texts to quote; its predictions are
-    those of the corpus read whole, bit for bit."""
+def test_a_model_judge_keeps_the_view_not_the_texts(tmp_path, taxonomy, model, monkeypatch):
+    """Chunk by chunk (and a chunk's texts predicted a few at a time), the judge keeps ids
+    and a few texts to quote; its predictions are those of the corpus read whole."""
+    from classifier.audit import judges
+
+    monkeypatch.setattr(judges, "PREDICT_ROWS", 3)
     rows, _ = swapped_rows()  # tags the tiny model disagrees with
     path = write(rows, tmp_path / "corpus.csv")
     judge = ModelJudge(*model)

@@ -242,19 +242,22 @@ def confusable_tags(
     return _taxonomy_findings(rows)
 
 
-def _surest(labels: np.ndarray, proba: np.ndarray, given: int, other: int) -> np.ndarray:
-    """Positions of the messages tagged ``given`` that the model puts on ``other``, the surest
-    first (the earlier message first on a tie)."""
+def _surest(
+    labels: np.ndarray, predicted: np.ndarray, proba: np.ndarray, given: int, other: int
+) -> np.ndarray:
+    """Positions of the messages tagged ``given`` that the model puts on ``other``
+    (``predicted``: its top tag), the surest first (the earlier message first on a tie)."""
     import numpy as np
 
-    mine = np.flatnonzero((labels == given) & (proba.argmax(axis=1) == other))
+    mine = np.flatnonzero((labels == given) & (predicted == other))
     return mine[np.lexsort((mine, -proba[mine, other]))]
 
 
 def confusable_examples(labels: np.ndarray, proba: np.ndarray, a: int, b: int) -> list[int]:
     """Up to two messages to quote for the pair ``a``, ``b`` (positions into ``labels``):
     the surest each way, and a second from the side that has one when the other has none."""
-    ranked = [_surest(labels, proba, a, b), _surest(labels, proba, b, a)]
+    predicted = proba.argmax(axis=1)
+    ranked = [_surest(labels, predicted, proba, a, b), _surest(labels, predicted, proba, b, a)]
     examples = [int(side[0]) for side in ranked if side.size]
     for side in ranked:
         if len(examples) >= 2:
@@ -271,8 +274,9 @@ def quote_candidates(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
     import numpy as np
 
     k = proba.shape[1]
+    predicted = proba.argmax(axis=1)
     picked = [
-        _surest(labels, proba, given, other)[:2]
+        _surest(labels, predicted, proba, given, other)[:2]
         for given in range(k)
         for other in range(k)
         if given != other

@@ -29,6 +29,8 @@ from classifier.audit.suspects import CorpusRows, JudgedRows, Predictions, cross
 from classifier.dataset import CompactCorpus
 from classifier.model.training import DataHash, corpus_labels
 
+PREDICT_ROWS = 10_000  # texts the model predicts at once (see ModelJudge._proba)
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -98,7 +100,7 @@ class ModelJudge:
         offset, self._messages = self._messages, self._messages + len(chunk)
         if not len(chunk):
             return
-        proba = self.model.predict_proba(texts)
+        proba = self._proba(texts)
         quotable = chunk.messages["text"].to_numpy(dtype=object)
         for axis in self.model.axes_:
             if axis not in labels:
@@ -111,6 +113,20 @@ class ModelJudge:
             kept = self._axes.setdefault(axis, _Axis(classes))
             signatures = chunk.signatures(axis).to_numpy(dtype=object)[rows]
             kept.add(rows + offset, codes, proba[axis][rows], signatures, quotable[rows])
+
+    def _proba(self, texts: list[str]) -> dict[str, np.ndarray]:
+        """``predict_proba`` of ``PREDICT_ROWS`` texts at a time: a batch's feature rows
+        take about 18 KB a message (TF-IDF word and character n-grams), too many for a
+        chunk at once. Each message's probabilities are its own, whatever the batch."""
+        import numpy as np
+
+        parts = [
+            self.model.predict_proba(texts[start : start + PREDICT_ROWS])
+            for start in range(0, len(texts), PREDICT_ROWS)
+        ]
+        if len(parts) == 1:
+            return parts[0]
+        return {axis: np.concatenate([part[axis] for part in parts]) for axis in parts[0]}
 
     def judge(self) -> tuple[Predictions, JudgedRows]:
         """The predictions and the rows kept; the judge lets go of them."""
