@@ -547,7 +547,9 @@ def audit(
     """
     from contextlib import nullcontext
 
+    from classifier.audit.fix import ChunkedFix
     from classifier.audit.health import HealthSettings
+    from classifier.audit.stream import audit_dataset
     from classifier.errors import UsageError
     from classifier.taxonomy import load_taxonomy
 
@@ -563,29 +565,17 @@ def audit(
     columns = _columns(id_column, text_column, tags_column, axis_column)
     settings = HealthSettings(rare_below=rare_below)
     chosen = checks.split(",") if checks else None
-    if cross_validate or model is not None:  # the model-assisted audit reads the corpus whole
-        from classifier.audit import run_audit
-        from classifier.audit.fix import write_fixed
-
-        data = _load(corpus, loaded, columns, require_tags=True)
-        predictions = _audit_predictions(data, cross_validate, folds, model)
-        report = run_audit(data, chosen, predictions, settings)
+    judge = _audit_judge(loaded, cross_validate, folds, model)
+    fixer = ChunkedFix(str(corpus), fix) if fix is not None else None
+    with fixer or nullcontext():
+        with _judging(corpus, judge, folds):
+            report = audit_dataset(
+                str(corpus), loaded, columns, chosen, settings=settings, judge=judge, fix=fixer
+            )
+        _judge_notes(judge, model)
         _audit_outputs(report, format, output, limit)
-        if fix is not None:
-            _said_fixed(write_fixed(data, fix))
-    else:
-        from classifier.audit.fix import ChunkedFix
-        from classifier.audit.stream import audit_dataset
-
-        fixer = ChunkedFix(str(corpus), fix) if fix is not None else None
-        with fixer or nullcontext():
-            with _spinner(f"reading {corpus}"):
-                report = audit_dataset(
-                    str(corpus), loaded, columns, chosen, settings=settings, fix=fixer
-                )
-            _audit_outputs(report, format, output, limit)
-            if fixer is not None:
-                _said_fixed(fixer.commit())
+        if fixer is not None:
+            _said_fixed(fixer.commit())
     if report.fails(fail_on.value):
         raise typer.Exit(1)
 
@@ -628,29 +618,59 @@ def _emit_chunks(chunks, output: Path | None) -> None:
     err.print(f"wrote {output}", highlight=False)
 
 
-def _audit_predictions(data, cross_validate: bool, folds: int, model: Path | None):
-    """The model's view of every tag for the audit: out of fold, or an existing model's."""
-    from classifier.audit import suspects
+def _audit_judge(taxonomy, cross_validate: bool, folds: int, model: Path | None, fit=None):
+    """Who judges the tags in the audit: an existing model (loaded and checked now, before
+    the corpus is read), the corpus's own folds (``fit`` runs them elsewhere), or nobody."""
+    from classifier.audit.judges import CrossValidation, ModelJudge
 
     if model is not None:
         with _spinner("loading the model"):
-            predictions = suspects.model_predictions(data, model)
-        if predictions.trained_on_this_corpus:
-            say(
-                err,
-                ("warning:", "yellow"),
-                f" {model} was trained on this very corpus (same data sha256): its opinions "
-                "on its own training rows are not evidence; use --cross-validate",
-            )
-    elif cross_validate:
-        bar, tick = _progress(f"cross-validating {len(data)} messages, {folds} folds")
-        with bar:
-            predictions = suspects.cross_validate(data, folds=folds, progress=tick)
-    else:
-        return None
-    for axis, why in predictions.skipped.items():
+            return ModelJudge.load(model, taxonomy)
+    if cross_validate:
+        return CrossValidation(folds=folds, **({} if fit is None else {"fit": fit}))
+    return None
+
+
+@contextlib.contextmanager
+def _judging(corpus, judge, folds: int, doing: str = "reading"):
+    """A spinner while the corpus is read; with --cross-validate, then a bar of the folds'
+    fits, which start after the last chunk (the spinner stops at the first fit)."""
+    from classifier.audit.judges import CrossValidation
+
+    status = _spinner(f"{doing} {corpus}")
+    shown: list = []
+    if isinstance(judge, CrossValidation):
+
+        def tick(done: int, total: int) -> None:
+            if not shown:
+                status.stop()
+                label = f"cross-validating {judge.messages} messages, {folds} folds"
+                shown.extend(_progress(label))
+                shown[0].start()
+            shown[1](done, total)
+
+        judge.progress = tick
+    try:
+        with status:
+            yield
+    finally:
+        if shown:
+            shown[0].stop()
+
+
+def _judge_notes(judge, model: Path | None) -> None:
+    """What the judge said besides its view: a model trained on this corpus, axes not judged."""
+    if judge is None:
+        return
+    if judge.trained_on_this_corpus:
+        say(
+            err,
+            ("warning:", "yellow"),
+            f" {model} was trained on this very corpus (same data sha256): its opinions "
+            "on its own training rows are not evidence; use --cross-validate",
+        )
+    for axis, why in judge.skipped.items():
         say(err, ("note:", "yellow"), f" axis '{axis}' not judged: {why}")
-    return predictions
 
 
 def _print_audit(report, limit: int) -> None:
@@ -1124,27 +1144,11 @@ SpikeMin = Annotated[
 ]
 
 
-def _stats(
-    corpus,
-    taxonomy,
-    users,
-    active_users,
-    timezone,
-    since,
-    until,
-    by,
-    skip,
-    spike_min,
-    columns,
-    *,
-    whole=False,
-):
-    """Read the corpus and side files, then compute every figure (shared by stats and report).
-
-    The corpus is read in chunks, or ``whole`` (returned too) when the caller needs it after.
-    """
-    from classifier.dataset import iter_chunks
-    from classifier.stats import SpikeRule, StatsOptions, stats_of_chunks
+def _stats_inputs(taxonomy, users, active_users, timezone, since, until, by, skip, spike_min):
+    """The taxonomy, options and side files of stats and report, read and checked before
+    the corpus is."""
+    from classifier.stats import SpikeRule, StatsOptions
+    from classifier.stats.frame import zone_of
     from classifier.stats.users import read_active_users, read_users
     from classifier.taxonomy import load_taxonomy
 
@@ -1157,15 +1161,10 @@ def _stats(
         skip_bad_dates=skip,
         spike=SpikeRule(min_count=spike_min),
     )
-    from classifier.stats.frame import zone_of
-
     zone_of(timezone)  # a bad zone is a usage error before any file is read
-    data = _load(corpus, loaded, columns) if whole else None
     signups = None if users is None else read_users(str(users), skip_bad_dates=skip)
     active = None if active_users is None else read_active_users(str(active_users))
-    chunks = [data] if data is not None else iter_chunks(str(corpus), loaded, columns)
-    with _spinner(f"counting {corpus}"):
-        return data, stats_of_chunks(chunks, options, signups, active)
+    return loaded, options, signups, active
 
 
 @app.command()
@@ -1211,20 +1210,16 @@ def stats(
 
     if output is not None and format is DataFormat.table:
         raise UsageError("--output needs --format json, csv or markdown")
+    from classifier.dataset import iter_chunks
+    from classifier.stats import stats_of_chunks
+
     columns = _columns(id_column, text_column, tags_column, axis_column)
-    _, result = _stats(
-        corpus,
-        taxonomy,
-        users,
-        active_users,
-        timezone,
-        since,
-        until,
-        by,
-        skip_bad_dates,
-        spike_min,
-        columns,
+    loaded, options, signups, active = _stats_inputs(
+        taxonomy, users, active_users, timezone, since, until, by, skip_bad_dates, spike_min
     )
+    with _spinner(f"counting {corpus}"):
+        chunks = iter_chunks(str(corpus), loaded, columns)
+        result = stats_of_chunks(chunks, options, signups, active)
     if format is DataFormat.json:
         _emit(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", output)
     elif format is DataFormat.csv:
@@ -1391,30 +1386,22 @@ def report(
     Example: feedtag report examples/support-history.csv --users examples/users.csv
     --active-users examples/active-users.csv --timezone Europe/Berlin --out report.html
     """
-    from classifier.audit import run_audit
     from classifier.errors import UsageError
     from classifier.output import write_atomic
-    from classifier.stats.report import render_report
+    from classifier.stats.report import render_report, report_dataset
 
     if cross_validate and model is not None:
         raise UsageError("use --cross-validate or --model, not both")
     columns = _columns(id_column, text_column, tags_column, axis_column)
-    data, result = _stats(
-        corpus,
-        taxonomy,
-        users,
-        active_users,
-        timezone,
-        since,
-        until,
-        None,
-        skip_bad_dates,
-        spike_min,
-        columns,
-        whole=True,  # the audit below reads the corpus whole
+    loaded, options, signups, active = _stats_inputs(
+        taxonomy, users, active_users, timezone, since, until, None, skip_bad_dates, spike_min
     )
-    predictions = _audit_predictions(data, cross_validate, folds, model)
-    audited = run_audit(data, None, predictions) if data.has_tags else None
+    judge = _audit_judge(loaded, cross_validate, folds, model)
+    with _judging(corpus, judge, folds, doing="counting and auditing"):
+        result, audited = report_dataset(
+            str(corpus), loaded, columns, options, signups, active, judge=judge
+        )
+    _judge_notes(judge, model)
     with _spinner(f"drawing {out_file}"):
         page = render_report(result, audited)
     write_atomic(out_file, page)
@@ -2575,17 +2562,17 @@ def _audit_on_dask(
     settings = HealthSettings(rare_below=rare_below)
     chosen = checks.split(",") if checks else None
     with _cluster(scheduler) as client:
-        if cross_validate:
-            from classifier.audit import run_audit
+        if cross_validate:  # the rule checks stream here; the folds are fitted there
+            from classifier.audit.stream import audit_dataset
             from classifier.engine import cross_validate_on
 
-            data = _load(corpus, loaded, columns, require_tags=True)
-            bar, tick = _progress(f"cross-validating {len(data)} messages, {folds} folds")
-            with bar:
-                predictions = cross_validate_on(client, data, folds=folds, progress=tick)
-            for axis, why in predictions.skipped.items():
-                say(err, ("note:", "yellow"), f" axis '{axis}' not judged: {why}")
-            report = run_audit(data, chosen, predictions, settings)
+            fit = functools.partial(cross_validate_on, client)
+            judge = _audit_judge(loaded, True, folds, None, fit=fit)
+            with _judging(corpus, judge, folds):
+                report = audit_dataset(
+                    str(corpus), loaded, columns, chosen, settings=settings, judge=judge
+                )
+            _judge_notes(judge, None)
         else:
             from classifier.engine import distributed_audit
 

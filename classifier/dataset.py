@@ -196,29 +196,53 @@ def read_compact(
     dataset has) and the tags the taxonomy knows, so memory is those, not every column of
     the file. ``frame`` is empty (the columns, no rows): nothing may copy the input from it.
     """
-    import pandas as pd
-
-    from classifier.corpus import Corpus
-
-    messages, tags, offset, first = [], [], 0, None
+    compact = CompactCorpus(roles)
     for corpus in iter_chunks(
         name, taxonomy, columns, require_tags=require_tags, chunk_rows=chunk_rows
     ):
-        first = first or corpus
-        messages.append(corpus.messages[["row", *(r for r in roles if r in corpus.messages)]])
-        known = corpus.tags[corpus.tags["axis"].notna()]
-        tags.append(known.assign(message=known["message"].to_numpy() + offset))
-        offset += len(corpus)
-    assert first is not None  # iter_frames refuses a dataset without rows
-    kinds = ("column", "raw", "axis", "tag", "how")
-    joined = pd.concat(tags, ignore_index=True) if len(tags) > 1 else tags[0]
-    joined = joined.astype({kind: "category" for kind in kinds})
-    return Corpus(
-        name,
-        first.format,
-        first.frame.iloc[:0],
-        first.columns,
-        pd.concat(messages, ignore_index=True) if len(messages) > 1 else messages[0],
-        joined.reset_index(drop=True),
-        taxonomy,
-    )
+        compact.add(corpus)
+    return compact.corpus()
+
+
+class CompactCorpus:
+    """``read_compact`` fed chunk by chunk (``add``), for a command that reads the chunks
+    for more than this (``audit --cross-validate`` runs its rule checks on the same read)."""
+
+    def __init__(self, roles: tuple[str, ...] = ("id", "text")) -> None:
+        self.roles = roles
+        self.messages = 0
+        self._messages: list[pd.DataFrame] = []
+        self._tags: list[pd.DataFrame] = []
+        self._first: Corpus | None = None
+
+    def add(self, chunk: Corpus) -> None:
+        """Keep ``chunk``'s rows (chunks in row order): ``row``, the roles, the known tags."""
+        self._first = self._first or chunk
+        roles = [role for role in self.roles if role in chunk.messages]
+        self._messages.append(chunk.messages[["row", *roles]])
+        known = chunk.tags[chunk.tags["axis"].notna()]
+        self._tags.append(known.assign(message=known["message"].to_numpy() + self.messages))
+        self.messages += len(chunk)
+
+    def corpus(self) -> Corpus:
+        """Every row added, as one ``Corpus`` (the parts are let go)."""
+        import pandas as pd
+
+        from classifier.corpus import Corpus
+
+        first = self._first
+        assert first is not None, "a compact corpus of no chunk"  # iter_frames refuses those
+        messages, tags = self._messages, self._tags
+        self._messages, self._tags = [], []
+        kinds = ("column", "raw", "axis", "tag", "how")
+        joined = pd.concat(tags, ignore_index=True) if len(tags) > 1 else tags[0]
+        joined = joined.astype({kind: "category" for kind in kinds})
+        return Corpus(
+            first.path,
+            first.format,
+            first.frame.iloc[:0],
+            first.columns,
+            pd.concat(messages, ignore_index=True) if len(messages) > 1 else messages[0],
+            joined.reset_index(drop=True),
+            first.taxonomy,
+        )

@@ -109,3 +109,83 @@ def test_usage_errors_exit_2(files):
     named = audit(files, swapped, "--checks", "suspect-tag")
     assert named.exit_code == 2 and "--cross-validate" in named.stderr
     assert "Traceback" not in named.output
+
+
+def in_memory(files, corpus, cross_validate=False, folds=5):
+    """The report the model-assisted audit gave when it read the corpus whole."""
+    from classifier.audit import run_audit
+    from classifier.audit.suspects import cross_validate as fold
+    from classifier.audit.suspects import model_predictions
+    from classifier.corpus import load_corpus
+    from classifier.taxonomy import load_taxonomy
+
+    data = load_corpus(corpus, load_taxonomy(files[0]), require_tags=True)
+    judged = fold(data, folds=folds) if cross_validate else model_predictions(data, files[3])
+    return data, run_audit(data, None, judged)
+
+
+def test_model_audit_prints_what_the_whole_corpus_audit_printed(files, tmp_path):
+    """Streamed (texts let go chunk by chunk), every format is the in-memory report's."""
+    from classifier.audit.fix import write_fixed
+    from classifier.output import csv_text
+
+    rows, _ = swapped_rows()
+    for i in range(0, 200, 9):
+        rows[i]["team"] = {"web": "Team: Web", "api": "Team: API"}[rows[i]["team"]]  # aliases
+    corpus = tmp_path / "export.csv"
+    pd.DataFrame(rows).to_csv(corpus, index=False)
+    data, whole = in_memory(files, corpus)
+    assert {"suspect-tag", "alias-tag"} <= set(whole.summary.by_check)
+    model = ["--model", str(files[3])]
+    as_json = audit(files, corpus, *model, "-f", "json", "--fix", str(tmp_path / "fixed.csv"))
+    assert as_json.exit_code == 0, as_json.output
+    assert as_json.stdout == json.dumps(whole.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    expected = write_fixed(data, tmp_path / "whole-fixed.csv")
+    assert (tmp_path / "fixed.csv").read_bytes() == expected.path.read_bytes()
+    assert f"fixed {expected.cells_changed} tag cells" in as_json.stderr
+    assert audit(files, corpus, *model, "-f", "csv").stdout == csv_text(whole.findings)
+    markdown = audit(files, corpus, *model, "-f", "markdown", "--limit", "4")
+    assert markdown.stdout == whole.to_markdown(4)
+    piped = runner.invoke(
+        app,
+        ["audit", "-", "--taxonomy", str(files[0]), *model, "-f", "json"],
+        input=corpus.read_text(encoding="utf-8"),
+    )
+    assert json.loads(piped.stdout)["findings"] == whole.to_dict()["findings"]
+
+
+def test_cross_validated_audit_prints_what_the_whole_corpus_audit_printed(files):
+    _, swapped, *_ = files
+    _, whole = in_memory(files, swapped, cross_validate=True, folds=3)
+    result = audit(files, swapped, "--cross-validate", "--folds", "3", "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == json.dumps(whole.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def test_report_with_a_model_is_the_page_of_the_whole_corpus(files, tmp_path):
+    from classifier.stats import compute_stats
+    from classifier.stats.report import render_report
+
+    rows, _ = swapped_rows()
+    monday = pd.Timestamp("2026-01-05T09:00:00Z")
+    for i, row in enumerate(rows):
+        row["created_at"] = (monday + pd.Timedelta(hours=3 * i)).isoformat()
+    corpus = tmp_path / "history.csv"
+    pd.DataFrame(rows).to_csv(corpus, index=False)
+    data, whole = in_memory(files, corpus)
+    out = tmp_path / "report.html"
+    args = ["report", str(corpus), "--taxonomy", str(files[0]), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--model", str(files[3])])
+    assert result.exit_code == 0, result.output
+    page = out.read_text(encoding="utf-8")
+    assert page == render_report(compute_stats(data), whole)
+    assert f"Tags judged by model {files[3]}" in page
+    piped = runner.invoke(
+        app,
+        ["report", "-", "--taxonomy", str(files[0]), "--out", str(tmp_path / "piped.html")],
+        input=corpus.read_text(encoding="utf-8"),
+    )  # standard input is read once, for the stats and the audit
+    assert piped.exit_code == 0, piped.output
+    assert "<h2>Tagging audit</h2><p><b>100.0%</b> of 200 messages" in (
+        tmp_path / "piped.html"
+    ).read_text(encoding="utf-8")

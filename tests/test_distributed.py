@@ -6,6 +6,7 @@ Needs the extra: ``pip install -e '.[dask]'``; skipped without it.
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -242,3 +243,16 @@ def test_cross_validation_folds_on_the_workers_give_the_local_predictions(client
 
 def _tasks_done(client) -> dict:
     return client.run(lambda dask_worker: {"executing": dask_worker.state.transition_counter})
+
+
+def test_cli_cross_validates_on_the_cluster_as_on_this_machine(client, dataset, taxonomy_file):
+    """``--cross-validate --engine dask``: the rule checks stream here, the folds are fitted
+    on the workers; the report is the local one."""
+    args = ["audit", str(dataset), "--taxonomy", str(taxonomy_file), "--cross-validate"]
+    args += ["--folds", "2", "--format", "json", "--fail-on", "never"]
+    local = runner.invoke(app, args)
+    address = ["--engine", "dask", "--scheduler", client.scheduler.address]
+    remote = runner.invoke(app, [*args, *address])
+    assert (local.exit_code, remote.exit_code) == (0, 0), remote.output
+    assert json.loads(remote.stdout)["summary"]["model"] == "cross-validation (2 folds)"
+    assert remote.stdout == local.stdout

@@ -17,9 +17,10 @@ from classifier.audit.checks import COLUMNS, none
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    import numpy as np
     import pandas as pd
 
-    from classifier.audit.suspects import Predictions
+    from classifier.audit.suspects import JudgedRows, Predictions
     from classifier.audit.tally import Tally
     from classifier.corpus import Corpus
 
@@ -86,7 +87,7 @@ def _taxonomy_findings(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return frame[COLUMNS]
 
 
-def _name(corpus: Corpus | Tally, axis: str, tag: str) -> str:
+def _name(corpus: Corpus | Tally | JudgedRows, axis: str, tag: str) -> str:
     return corpus.taxonomy.tag(axis, tag).name
 
 
@@ -197,41 +198,31 @@ def confusions(predictions: Predictions, axis: str, settings: HealthSettings) ->
 
 
 def confusable_tags(
-    corpus: Corpus, predictions: Predictions, settings: HealthSettings | None = None
+    corpus: Corpus | JudgedRows, predictions: Predictions, settings: HealthSettings | None = None
 ) -> pd.DataFrame:
     """Tag pairs the model (out of fold) often swaps: their boundary is unclear to agents too.
 
-    The message gives the counts both ways and two example messages, the ones the model
-    puts most surely on the other tag.
+    The message gives the counts both ways and two example messages
+    (``confusable_examples``), the ones the model puts most surely on the other tag.
     """
-    import numpy as np
+    from classifier.audit.suspects import judged_rows
 
     settings = settings or HealthSettings()
-    texts = corpus.messages["text"].to_numpy(dtype=object)
-    numbers = corpus.messages["row"].to_numpy()
+    judged = judged_rows(corpus)
     rows = []
     for axis, oof in predictions.axes.items():
         for pair in confusions(predictions, axis, settings):
             a, b = pair["a"], pair["b"]
-            name_a = _name(corpus, axis, str(oof.classes[a]))
-            name_b = _name(corpus, axis, str(oof.classes[b]))
-            examples = []
-            for given, other in ((a, b), (b, a)):
-                mine = np.flatnonzero((oof.labels == given) & (oof.proba.argmax(axis=1) == other))
-                if mine.size:
-                    best = mine[np.argmax(oof.proba[mine, other])]
-                    examples.append(best)
-            for given, other in ((a, b), (b, a)):  # a second example from the larger side
-                if len(examples) >= 2:
-                    break
-                mine = np.flatnonzero((oof.labels == given) & (oof.proba.argmax(axis=1) == other))
-                extra = [i for i in mine[np.argsort(-oof.proba[mine, other])] if i not in examples]
-                examples += extra[: 2 - len(examples)]
+            name_a = _name(judged, axis, str(oof.classes[a]))
+            name_b = _name(judged, axis, str(oof.classes[b]))
+            examples = confusable_examples(oof.labels, oof.proba, a, b)
+            positions = oof.rows[examples]
+            quoted = zip(examples, judged.numbers(positions), judged.texts(positions), strict=True)
             shown = "; ".join(
-                f"row {numbers[oof.rows[i]]} tagged "
-                f"'{_name(corpus, axis, str(oof.classes[oof.labels[i]]))}': "
-                f'"{_snippet(texts[oof.rows[i]])}"'
-                for i in examples
+                f"row {number} tagged "
+                f"'{_name(judged, axis, str(oof.classes[oof.labels[i]]))}': "
+                f'"{_snippet(text)}"'
+                for i, number, text in quoted
             )
             rows.append(
                 {
@@ -249,6 +240,48 @@ def confusable_tags(
                 }
             )
     return _taxonomy_findings(rows)
+
+
+def _surest(
+    labels: np.ndarray, predicted: np.ndarray, proba: np.ndarray, given: int, other: int
+) -> np.ndarray:
+    """Positions of the messages tagged ``given`` that the model puts on ``other``
+    (``predicted``: its top tag), the surest first (the earlier message first on a tie)."""
+    import numpy as np
+
+    mine = np.flatnonzero((labels == given) & (predicted == other))
+    return mine[np.lexsort((mine, -proba[mine, other]))]
+
+
+def confusable_examples(labels: np.ndarray, proba: np.ndarray, a: int, b: int) -> list[int]:
+    """Up to two messages to quote for the pair ``a``, ``b`` (positions into ``labels``):
+    the surest each way, and a second from the side that has one when the other has none."""
+    predicted = proba.argmax(axis=1)
+    ranked = [_surest(labels, predicted, proba, a, b), _surest(labels, predicted, proba, b, a)]
+    examples = [int(side[0]) for side in ranked if side.size]
+    for side in ranked:
+        if len(examples) >= 2:
+            break
+        examples += [int(i) for i in side[:2] if i not in examples][: 2 - len(examples)]
+    return examples
+
+
+def quote_candidates(labels: np.ndarray, proba: np.ndarray) -> np.ndarray:
+    """Every message ``confusable_examples`` can pick among these (positions, sorted): the two
+    surest of each ordered pair of tags. Those of each chunk's candidates and the previous
+    ones are the candidates of the rows so far, so an audit read in chunks keeps the texts of
+    these few messages only."""
+    import numpy as np
+
+    k = proba.shape[1]
+    predicted = proba.argmax(axis=1)
+    picked = [
+        _surest(labels, predicted, proba, given, other)[:2]
+        for given in range(k)
+        for other in range(k)
+        if given != other
+    ]
+    return np.unique(np.concatenate(picked)) if picked else np.zeros(0, dtype=np.int64)
 
 
 def _snippet(text: Any, width: int = 80) -> str:

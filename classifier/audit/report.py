@@ -185,15 +185,34 @@ def _none() -> pd.DataFrame:
     return order_findings([])
 
 
+def check_names(names: Iterable[str] | None, judged: bool = False) -> list[str]:
+    """The checks to run, by name, in the order to run them; refuses names that do not exist.
+
+    By default: every row check, plus the model-assisted and taxonomy-health checks when the
+    tags are ``judged`` (there are predictions). A model-assisted check named without them is
+    refused.
+    """
+    if names is None:
+        default = [*CHECKS, *((*MODEL_CHECKS, *HEALTH_CHECKS) if judged else ())]
+        return [name for name in ORDER if name in default]
+    chosen = [name.strip() for name in names if name.strip()]
+    for name in chosen:
+        if name in MODEL_CHECKS and not judged:
+            raise UsageError(f"check '{name}' needs a model: add --cross-validate or --model DIR")
+        if name not in ORDER:
+            raise UsageError(f"unknown check '{name}'; choose from: {', '.join(ORDER)}")
+    return chosen
+
+
 def select_checks(
     names: Iterable[str] | None,
     predictions: Predictions | None = None,
     settings: HealthSettings | None = None,
 ) -> dict[str, Check]:
-    """The checks named, bound to their inputs; refuses names that do not exist.
+    """The checks named (``check_names``), bound to their inputs.
 
-    By default: every row check, plus the model-assisted and taxonomy-health checks when
-    ``predictions`` are given. A model-assisted check named without predictions is refused.
+    Row and cross-row checks take the corpus; taxonomy health the counts (``Tally``, or a
+    corpus); the model-assisted checks the corpus or ``JudgedRows``.
     """
     from functools import partial
 
@@ -210,16 +229,7 @@ def select_checks(
         available["confusable-tags"] = partial(
             health.confusable_tags, predictions=predictions, settings=settings
         )
-    if names is None:
-        default = [*CHECKS, *(() if predictions is None else (*MODEL_CHECKS, *HEALTH_CHECKS))]
-        return {name: available[name] for name in ORDER if name in default}
-    chosen = [name.strip() for name in names if name.strip()]
-    for name in chosen:
-        if name in MODEL_CHECKS and predictions is None:
-            raise UsageError(f"check '{name}' needs a model: add --cross-validate or --model DIR")
-        if name not in available:
-            raise UsageError(f"unknown check '{name}'; choose from: {', '.join(ORDER)}")
-    return {name: available[name] for name in chosen}
+    return {name: available[name] for name in check_names(names, predictions is not None)}
 
 
 def run_audit(

@@ -15,17 +15,18 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from classifier.audit.checks import findings, none
+from classifier.audit.checks import COLUMNS, none
+from classifier.corpus import Corpus
 from classifier.errors import CorpusError
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from classifier.corpus import Corpus
     from classifier.model.estimator import OutOfFold, TagClassifier
+    from classifier.taxonomy import Taxonomy
 
 # The classifier's head and regularisation for the audit's folds, chosen on the dev set.
 AUDIT_PARAMS: dict[str, Any] = {"head": "svc", "C": 1.0, "char_ngrams": (2, 5)}
@@ -54,6 +55,54 @@ class Predictions:
             axis: float((oof.proba.argmax(axis=1) == oof.labels).mean()) if oof.rows.size else 0.0
             for axis, oof in self.axes.items()
         }
+
+
+class JudgedRows(Protocol):
+    """What the model-assisted checks read of the messages besides ``Predictions``, by
+    position in the corpus (``OutOfFold.rows``): a whole ``Corpus`` (``CorpusRows``), or what
+    an audit read in chunks kept of it (``classifier.audit.judges``)."""
+
+    taxonomy: Taxonomy
+
+    def numbers(self, positions: np.ndarray) -> np.ndarray:
+        """The row numbers (int64) of the messages at ``positions``."""
+
+    def ids(self, positions: np.ndarray) -> np.ndarray:
+        """Their ids (an object array of strings)."""
+
+    def signatures(self, axis: str, positions: np.ndarray) -> np.ndarray:
+        """Their tags on ``axis`` as ``Corpus.signatures`` writes them (judged rows only)."""
+
+    def texts(self, positions: np.ndarray) -> np.ndarray:
+        """Their texts (those a check quotes: ``health.quote_candidates``)."""
+
+
+@dataclass(frozen=True)
+class CorpusRows:
+    """``JudgedRows`` of a corpus in memory."""
+
+    corpus: Corpus
+
+    @property
+    def taxonomy(self) -> Taxonomy:
+        return self.corpus.taxonomy
+
+    def numbers(self, positions: np.ndarray) -> np.ndarray:
+        return self.corpus.messages["row"].to_numpy()[positions]
+
+    def ids(self, positions: np.ndarray) -> np.ndarray:
+        return self.corpus.messages["id"].to_numpy(dtype=object)[positions]
+
+    def signatures(self, axis: str, positions: np.ndarray) -> np.ndarray:
+        return self.corpus.signatures(axis).to_numpy(dtype=object)[positions]
+
+    def texts(self, positions: np.ndarray) -> np.ndarray:
+        return self.corpus.messages["text"].to_numpy(dtype=object)[positions]
+
+
+def judged_rows(source: Corpus | JudgedRows) -> JudgedRows:
+    """``source`` as ``JudgedRows``: the checks take a corpus or what was kept of one."""
+    return CorpusRows(source) if isinstance(source, Corpus) else source
 
 
 def cross_validate(
@@ -143,29 +192,12 @@ def fitted_predictions(
     corpus: Corpus, model: TagClassifier, meta: dict[str, Any], detail: str
 ) -> Predictions:
     """``model_predictions`` for a model already loaded (``feedtag serve`` holds one);
-    ``detail`` names it in the report."""
-    import numpy as np
+    ``detail`` names it in the report. The corpus as the one chunk of a ``ModelJudge``."""
+    from classifier.audit.judges import ModelJudge
 
-    from classifier.model.estimator import OutOfFold
-    from classifier.model.training import corpus_labels, data_sha256
-
-    texts, labels, _ = corpus_labels(corpus)
-    same = meta.get("training", {}).get("data_sha256") == data_sha256(texts, labels)
-    proba = model.predict_proba(texts)
-    axes, skipped = {}, {}
-    for axis in model.axes_:
-        if axis not in labels:
-            continue
-        classes = np.asarray(model.heads_[axis].classes, dtype=object)
-        index = {tag: i for i, tag in enumerate(classes)}
-        given = labels[axis].to_numpy(dtype=object)
-        rows = np.flatnonzero([tag is not None and tag in index for tag in given])
-        if rows.size == 0 or classes.size < 2:
-            skipped[axis] = "no message carries a tag the model knows"
-            continue
-        codes = np.array([index[tag] for tag in given[rows]], dtype=np.int64)
-        axes[axis] = OutOfFold(axis, rows, classes, codes, proba[axis][rows])
-    return Predictions("model", detail, axes, trained_on_this_corpus=same, skipped=skipped)
+    judge = ModelJudge(model, meta, detail)
+    judge.add(corpus)
+    return judge.judge()[0]
 
 
 def _surest_issues(codes: np.ndarray, proba: np.ndarray) -> np.ndarray:
@@ -193,17 +225,20 @@ def label_quality(codes: np.ndarray, proba: np.ndarray) -> np.ndarray:
     return get_label_quality_scores(codes, proba, method="self_confidence")
 
 
-def suspect_tag(corpus: Corpus, predictions: Predictions) -> pd.DataFrame:
+def suspect_tag(corpus: Corpus | JudgedRows, predictions: Predictions) -> pd.DataFrame:
     """Messages whose tag the model confidently doubts; fix = the tag it prefers.
 
-    Ordered worst first (lowest ``score``) within each axis, axes in taxonomy order.
+    Ordered worst first (lowest ``score``) within each axis, axes in taxonomy order. An axis
+    whose judged messages all carry one tag has none: confident learning estimates how many
+    tags are wrong from the given tags' classes, and needs two.
     """
     import numpy as np
     import pandas as pd
 
+    judged = judged_rows(corpus)
     parts = []
     for axis, oof in predictions.axes.items():
-        if oof.rows.size == 0:
+        if np.unique(oof.labels).size < 2:
             continue
         issues = np.flatnonzero(label_issues(oof.labels, oof.proba, "low_self_confidence"))
         if issues.size == 0:
@@ -211,8 +246,8 @@ def suspect_tag(corpus: Corpus, predictions: Predictions) -> pd.DataFrame:
         scores = label_quality(oof.labels, oof.proba)[issues]
         order = np.argsort(scores, kind="stable")
         issues, scores = issues[order], scores[order]
-        preferred = _preferred(corpus, axis, oof, issues)
-        names = {tag.id: tag.name for tag in corpus.taxonomy.axes[axis].tags}
+        preferred = _preferred(judged.taxonomy, axis, oof, issues)
+        names = {tag.id: tag.name for tag in judged.taxonomy.axes[axis].tags}
         given = oof.classes[oof.labels[issues]]
         message = [
             f"the model prefers '{names.get(str(p), p)}' ({oof.proba[i, j]:.0%}) "
@@ -221,22 +256,25 @@ def suspect_tag(corpus: Corpus, predictions: Predictions) -> pd.DataFrame:
                 issues, _column(oof, preferred), preferred, given, scores, strict=True
             )
         ]
-        found = findings(
-            corpus,
-            oof.rows[issues],
-            "suspect-tag",
-            "warning",
-            axis,
-            corpus.signatures(axis).iloc[oof.rows[issues]].to_numpy(dtype=object),
-            np.array(message, dtype=object),
-            np.array([names.get(str(p), str(p)) for p in preferred], dtype=object),
-            scores,
+        positions = oof.rows[issues]
+        found = pd.DataFrame(
+            {
+                "row": judged.numbers(positions),
+                "id": judged.ids(positions),
+                "check": "suspect-tag",
+                "severity": "warning",
+                "axis": axis,
+                "tags": judged.signatures(axis, positions),
+                "message": np.array(message, dtype=object),
+                "fix": np.array([names.get(str(p), str(p)) for p in preferred], dtype=object),
+                "score": scores,
+            }
         )
-        parts.append(found)
+        parts.append(found[COLUMNS])
     return pd.concat(parts, ignore_index=True) if parts else none()
 
 
-def _preferred(corpus: Corpus, axis: str, oof: OutOfFold, issues: np.ndarray) -> np.ndarray:
+def _preferred(taxonomy: Taxonomy, axis: str, oof: OutOfFold, issues: np.ndarray) -> np.ndarray:
     """The most probable tag other than the given one, among the current (not retired) tags.
 
     Human-only tags count: the classifier never suggests them to agents, but a lead auditing
@@ -244,7 +282,7 @@ def _preferred(corpus: Corpus, axis: str, oof: OutOfFold, issues: np.ndarray) ->
     """
     import numpy as np
 
-    current = {tag.id for tag in corpus.taxonomy.axes[axis].tags if not tag.deprecated}
+    current = {tag.id for tag in taxonomy.axes[axis].tags if not tag.deprecated}
     allowed = np.array([str(tag) in current for tag in oof.classes], dtype=bool)
     proba = np.where(allowed, oof.proba[issues], -1.0)
     proba[np.arange(issues.size), oof.labels[issues]] = -1.0

@@ -3,7 +3,8 @@
 ``classifier.audit.suspects.cross_validate`` fits every fold of every axis through joblib
 (``classifier.model.heads.fit_axis_heads``); under joblib's Dask backend those fits become
 tasks on the cluster, so the same function, unchanged, runs its folds in parallel there. The
-corpus is read into memory here, as on one machine: it is the folds' fits that scale out.
+folds' ids, texts and tags are held here, as on one machine (``audit.judges.CrossValidation``
+with ``fit=partial(cross_validate_on, client)``): it is the folds' fits that scale out.
 """
 
 from __future__ import annotations

@@ -74,14 +74,29 @@ def corpus_labels(
 
 def data_sha256(texts: list[str], labels: pd.DataFrame) -> str:
     """A hash of what the model learned from: texts and labels, independent of file format."""
-    import hashlib
-    import json
-
-    digest = hashlib.sha256()
-    for i, text in enumerate(texts):
-        row = [text, *(labels[axis].iat[i] for axis in labels.columns)]
-        digest.update(json.dumps(row, ensure_ascii=False).encode() + b"\n")
+    digest = DataHash()
+    digest.update(texts, labels)
     return digest.hexdigest()
+
+
+class DataHash:
+    """``data_sha256`` of rows given a chunk at a time (``update`` in row order): the
+    model-assisted audit of a dataset read in chunks asks whether a model learned from it."""
+
+    def __init__(self) -> None:
+        import hashlib
+
+        self._digest = hashlib.sha256()
+
+    def update(self, texts: list[str], labels: pd.DataFrame) -> None:
+        import json
+
+        columns = [labels[axis].tolist() for axis in labels.columns]
+        for text, *tags in zip(texts, *columns, strict=True):
+            self._digest.update(json.dumps([text, *tags], ensure_ascii=False).encode() + b"\n")
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()
 
 
 def train_model(

@@ -1,5 +1,10 @@
 """``feedtag report``: one self-contained HTML page of the stats and the tagging audit.
 
+``report_dataset`` gathers both from one read of the corpus, chunk by chunk: each chunk goes
+to the stats (``stats_of_chunks``) and to the audit (``StreamedAudit``, model-assisted with a
+judge), so memory follows the chunk and the input (standard input too) is read once. The page
+shows the audit's summary, not its findings.
+
 Nothing is fetched when it opens: charts are inline SVG, the style is inline, there is no
 script but the figures themselves as JSON (``<script type="application/json">``, escaped so no
 text can close it). Every text from the corpus is escaped with ``html.escape``.
@@ -11,12 +16,20 @@ import html
 import json
 from typing import TYPE_CHECKING
 
+from classifier.dataset import CHUNK_ROWS
 from classifier.stats import charts
 from classifier.stats.render import duration, life_label, number, share
 from classifier.stats.results import Stats
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from classifier.audit.judges import Judge
     from classifier.audit.report import AuditReport
+    from classifier.corpus import Columns
+    from classifier.stats import StatsOptions
+    from classifier.stats.users import Users
+    from classifier.taxonomy import Taxonomy
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2937;
@@ -219,3 +232,43 @@ def render_report(stats: Stats, audit: AuditReport | None = None) -> str:
         f'<script type="application/json" id="feedtag-data">{script_json(data)}</script>'
         "</body></html>\n"
     )
+
+
+def report_dataset(
+    name: str,
+    taxonomy: Taxonomy,
+    columns: Columns | None = None,
+    options: StatsOptions | None = None,
+    users: Users | None = None,
+    active: dict[pd.Timestamp, int] | None = None,
+    *,
+    judge: Judge | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> tuple[Stats, AuditReport | None]:
+    """The stats and the audit of the dataset ``name`` for ``render_report``, from one read.
+
+    The audit is ``audit_dataset``'s (every default check; the model-assisted ones with a
+    ``judge``), or ``None`` when the corpus has no tags column: the stats need none.
+
+    Raises
+    ------
+    CorpusError, UsageError
+        As ``stats_of_chunks`` and ``audit_dataset``.
+    """
+    from classifier.audit.stream import StreamedAudit
+    from classifier.dataset import iter_chunks
+    from classifier.stats import stats_of_chunks
+
+    tagged: list[bool] = []  # whether the corpus has tags, known from its first chunk
+    with StreamedAudit(name, taxonomy, judge=judge) as audit:
+
+        def chunks():
+            for chunk in iter_chunks(name, taxonomy, columns, chunk_rows=chunk_rows):
+                if not tagged:
+                    tagged.append(chunk.has_tags)
+                if tagged[0]:
+                    audit.add(chunk)
+                yield chunk
+
+        stats = stats_of_chunks(chunks(), options, users, active)
+        return stats, audit.report() if tagged and tagged[0] else None
