@@ -1,13 +1,15 @@
 """Audit speed and memory at scale: synthetic exports of 1M, 10M and 30M messages.
 
 Usage: python bench/bench_audit.py [--rows 1000000 10000000 30000000] [--data DIR] [--parquet]
+       [--skip-cli] [--model]
 
 Data goes to --data (default /work/bench-data, outside the repository, shared by sessions):
 ``audit-export-N.csv`` made by ``bench/synthetic.py``; with --parquet also the same rows as a
 directory of 20 Parquet files (``audit-parquet-N/``). Every figure comes from a fresh process,
 so its peak RSS (``ru_maxrss``) is that run's own:
 
-- library: ``audit_dataset`` (read in chunks + every check + summary);
+- library: ``audit_dataset`` (read in chunks + every check + summary); with --model also
+  ``audit_dataset(judge=ModelJudge)``, the shipped default model judging every tag;
 - CLI: ``feedtag audit CORPUS --format csv --output F`` (findings streamed to the file);
 - read: one pass of ``iter_frames`` (raw rows) and of ``iter_chunks`` (tags resolved), for the
   CSV and the Parquet dataset.
@@ -31,6 +33,21 @@ from classifier.taxonomy import load_taxonomy
 from classifier.audit.stream import audit_dataset
 start = time.perf_counter()
 report = audit_dataset(sys.argv[1], load_taxonomy())
+done = time.perf_counter()
+usage = resource.getrusage(resource.RUSAGE_SELF)
+print(f"{done - start:.1f} {usage.ru_maxrss / 2**20:.2f} {len(report.found)} "
+      f"{usage.ru_utime + usage.ru_stime:.1f}")
+"""
+
+JUDGED = """
+import sys, time, resource
+from classifier.taxonomy import load_taxonomy
+from classifier.audit.judges import ModelJudge
+from classifier.audit.stream import audit_dataset
+from classifier.model.store import default_model_path
+taxonomy = load_taxonomy()
+start = time.perf_counter()
+report = audit_dataset(sys.argv[1], taxonomy, judge=ModelJudge.load(default_model_path(), taxonomy))
 done = time.perf_counter()
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(f"{done - start:.1f} {usage.ru_maxrss / 2**20:.2f} {len(report.found)} "
@@ -79,6 +96,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=Path("/work/bench-data"))
     parser.add_argument("--parquet", action="store_true", help="also a 20-file Parquet dataset")
     parser.add_argument("--skip-cli", action="store_true")
+    parser.add_argument("--model", action="store_true", help="also audit --model (shipped model)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from bench.machine import machine
@@ -98,6 +116,12 @@ def main() -> None:
             f"{rows:>11,} rows: library audit_dataset {wall} s wall ({cpu} s CPU), "
             f"peak RSS {peak} GiB, {int(found):,} findings (load {load()})"
         )
+        if args.model:
+            wall, peak, found, cpu = child(JUDGED, str(path))
+            print(
+                f"{rows:>11,} rows: library audit_dataset with the shipped model {wall} s wall "
+                f"({cpu} s CPU), peak RSS {peak} GiB, {int(found):,} findings (load {load()})"
+            )
         if not args.skip_cli:
             out = args.data / f".audit-findings-{rows}-{os.getpid()}.csv"
             command = [sys.executable, "-m", "cli", "audit", str(path), "--format", "csv"]
