@@ -22,6 +22,8 @@ from typing import Any
 
 RULES_VERSION = 1
 CACHE_SIZE = 100_000
+# Runs of whitespace and of anything else: the chunks spaCy's tokenizer starts from.
+RUNS = re.compile(r"\s+|\S+")
 
 
 def export_rules() -> dict[str, Any]:
@@ -80,6 +82,7 @@ class RuleTokenizer:
     _specials: dict[str, tuple[str, ...]] = field(init=False, repr=False)
     _matcher: dict[str, list[tuple[str, ...]]] | None = field(init=False, repr=False)
     _cache: dict[str, tuple[str, ...]] = field(init=False, repr=False)
+    _words: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._prefix = _compile(self.rules["prefix"])
@@ -92,6 +95,7 @@ class RuleTokenizer:
         self._specials = {k: tuple(v) for k, v in self.rules["special_cases"].items()}
         self._matcher = None  # built on first use: most texts never need it
         self._cache = {}
+        self._words = {}
 
     # ---------------------------------------------------------------- public
     def tokens(self, text: str) -> list[str]:
@@ -101,39 +105,38 @@ class RuleTokenizer:
 
     def words(self, text: str) -> list[str]:
         """Lower-cased tokens that are neither punctuation nor whitespace."""
-        return [t.lower() for t in self.tokens(text) if not (is_punct(t) or t.isspace())]
+        known = self._words
+        if len(known) >= CACHE_SIZE:
+            known.clear()
+        words = []
+        for token in self.tokens(text):
+            word = known.get(token)
+            if word is None:  # "" for a token dropped
+                word = known[token] = "" if is_punct(token) or token.isspace() else token.lower()
+            if word:
+                words.append(word)
+        return words
 
     # ------------------------------------------------- tokenizer.pyx, ported
     def _tokenize_affixes(self, string: str, specials: bool) -> tuple[list[str], list[bool]]:
         orths: list[str] = []
         spaces: list[bool] = []
-        if not string:
-            return orths, spaces
-        start = 0
-        in_ws = string[0].isspace()
-        i = 0
-        for uc in string:
-            if uc.isspace() != in_ws:
-                if start < i:
-                    self._span(string[start:i], orths, spaces, specials)
-                if uc == " ":
-                    spaces[-1] = True
-                    start = i + 1
-                else:
-                    start = i
-                in_ws = not in_ws
-            i += 1
-        if start < i:
-            self._span(string[start:], orths, spaces, specials)
-            spaces[-1] = string[-1] == " " and not in_ws
+        for k, run in enumerate(RUNS.findall(string)):
+            if k and run[0] == " ":  # the first space after a word is that token's trailing space
+                spaces[-1] = True
+                run = run[1:]
+                if not run:
+                    continue
+            self._span(run, orths, spaces, specials)
         return orths, spaces
 
     def _span(self, span: str, orths: list[str], spaces: list[bool], specials: bool) -> None:
-        if specials and span in self._specials:
-            pieces: tuple[str, ...] = self._specials[span]
-        elif specials and span in self._cache:
-            pieces = self._cache[span]
-        else:
+        pieces = None
+        if specials:
+            pieces = self._specials.get(span)
+            if pieces is None:
+                pieces = self._cache.get(span)
+        if pieces is None:
             pieces = self._tokenize(span, specials)
         orths.extend(pieces)
         spaces.extend([False] * len(pieces))
@@ -253,9 +256,11 @@ class RuleTokenizer:
 
     def _apply_special_cases(self, orths: list[str], spaces: list[bool]) -> list[str]:
         patterns = self._special_patterns()
+        if patterns.keys().isdisjoint(orths):
+            return orths
         matches = []
-        for start, orth in enumerate(orths):
-            for pattern in patterns.get(orth, ()):
+        for start in [i for i, orth in enumerate(orths) if orth in patterns]:
+            for pattern in patterns[orths[start]]:
                 end = start + len(pattern)
                 if tuple(orths[start:end]) == pattern:
                     matches.append((start, end))
