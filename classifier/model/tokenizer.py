@@ -249,7 +249,9 @@ class RuleTokenizer:
                     or " " in chunk
                 ):
                     pattern = tuple(self._tokenize_affixes(chunk, False)[0])
-                    if pattern:
+                    # One token that becomes itself (" ", "'") changes nothing and, shorter
+                    # than any other match, cannot hide one either: left out.
+                    if pattern and not (len(pattern) == 1 and self._specials[chunk] == pattern):
                         matcher.setdefault(pattern[0], []).append(pattern)
             self._matcher = matcher
         return self._matcher
@@ -275,18 +277,14 @@ class RuleTokenizer:
             if start not in seen and end - 1 not in seen:
                 kept.append((start, end))
             seen.update(range(start, end))
-        spans = {start: end for start, end in kept}
         out: list[str] = []
         i = 0
-        while i < len(orths):
-            end = spans.get(i)
-            if end is None:
-                out.append(orths[i])
-                i += 1
-                continue
-            pieces = zip(orths[i:end], spaces[i:end], strict=True)
+        for start, end in sorted(kept):  # disjoint: shorter spans come later
+            pieces = zip(orths[start:end], spaces[start:end], strict=True)
             text = "".join(o + (" " if s else "") for o, s in pieces)
             text = text[:-1] if spaces[end - 1] else text
-            out.extend(self._specials.get(text, orths[i:end]))
+            out += orths[i:start]
+            out += self._specials.get(text, orths[start:end])
             i = end
+        out += orths[i:]
         return out
