@@ -94,14 +94,14 @@ class RuleTokenizer:
         self._url_match = None if url_match is None else url_match.match
         self._specials = {k: tuple(v) for k, v in self.rules["special_cases"].items()}
         self._matcher = None  # built on first use: most texts never need it
-        self._cache = {}
+        self._cache = dict(self._specials)  # special cases first, never overwritten
         self._words = {}
 
     # ---------------------------------------------------------------- public
     def tokens(self, text: str) -> list[str]:
         """Every token text spaCy's ``Tokenizer.__call__`` produces, whitespace tokens included."""
-        orths, spaces = self._tokenize_affixes(text, True)
-        return self._apply_special_cases(orths, spaces)
+        orths, spaced = self._tokenize_affixes(text, True)
+        return self._apply_special_cases(orths, spaced)
 
     def words(self, text: str) -> list[str]:
         """Lower-cased tokens that are neither punctuation nor whitespace."""
@@ -118,28 +118,20 @@ class RuleTokenizer:
         return words
 
     # ------------------------------------------------- tokenizer.pyx, ported
-    def _tokenize_affixes(self, string: str, specials: bool) -> tuple[list[str], list[bool]]:
+    def _tokenize_affixes(self, string: str, specials: bool) -> tuple[list[str], list[int]]:
+        """Tokens of each run of whitespace or not, and which tokens one space follows."""
         orths: list[str] = []
-        spaces: list[bool] = []
+        spaced: list[int] = []
+        known = self._cache if specials else {}
         for k, run in enumerate(RUNS.findall(string)):
-            if k and run[0] == " ":  # the first space after a word is that token's trailing space
-                spaces[-1] = True
+            if k and run[0] == " ":  # the first space after a word belongs to its last token
+                spaced.append(len(orths) - 1)
                 run = run[1:]
                 if not run:
                     continue
-            self._span(run, orths, spaces, specials)
-        return orths, spaces
-
-    def _span(self, span: str, orths: list[str], spaces: list[bool], specials: bool) -> None:
-        pieces = None
-        if specials:
-            pieces = self._specials.get(span)
-            if pieces is None:
-                pieces = self._cache.get(span)
-        if pieces is None:
-            pieces = self._tokenize(span, specials)
-        orths.extend(pieces)
-        spaces.extend([False] * len(pieces))
+            pieces = known.get(run)
+            orths += self._tokenize(run, specials) if pieces is None else pieces
+        return orths, spaced
 
     def _tokenize(self, span: str, specials: bool) -> tuple[str, ...]:
         prefixes: list[str] = []
@@ -205,9 +197,7 @@ class RuleTokenizer:
     ) -> list[str]:
         tokens = list(prefixes)
         if string:
-            if specials and string in self._specials:
-                tokens.extend(self._specials[string])
-            elif specials and string in self._cache:
+            if specials and string in self._cache:
                 tokens.extend(self._cache[string])
             elif (self._token_match and self._token_match(string)) or (
                 self._url_match and self._url_match(string)
@@ -256,7 +246,7 @@ class RuleTokenizer:
             self._matcher = matcher
         return self._matcher
 
-    def _apply_special_cases(self, orths: list[str], spaces: list[bool]) -> list[str]:
+    def _apply_special_cases(self, orths: list[str], spaced: list[int]) -> list[str]:
         patterns = self._special_patterns()
         if patterns.keys().isdisjoint(orths):
             return orths
@@ -277,12 +267,12 @@ class RuleTokenizer:
             if start not in seen and end - 1 not in seen:
                 kept.append((start, end))
             seen.update(range(start, end))
+        after = set(spaced)
         out: list[str] = []
         i = 0
         for start, end in sorted(kept):  # disjoint: shorter spans come later
-            pieces = zip(orths[start:end], spaces[start:end], strict=True)
-            text = "".join(o + (" " if s else "") for o, s in pieces)
-            text = text[:-1] if spaces[end - 1] else text
+            text = "".join(orths[j] + " " * (j in after) for j in range(start, end - 1))
+            text += orths[end - 1]
             out += orths[i:start]
             out += self._specials.get(text, orths[start:end])
             i = end
