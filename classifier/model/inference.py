@@ -85,9 +85,11 @@ class Block:
         """How often each known n-gram occurs in each text: integer counts, columns sorted."""
         n_columns = len(self.vocabulary)
         if self.analyzer == "char_wb":
-            ids: dict[str, int] = {}
-            words = [[ids.setdefault(w, len(ids)) for w in self.split(t)] for t in texts]
-            matrix = _ones(words, len(ids)) @ _ones(map(self.word_columns, ids), n_columns)
+            words = [self.split(t) for t in texts]
+            distinct = dict.fromkeys(chain.from_iterable(words))
+            index = {w: i for i, w in enumerate(distinct)}.__getitem__
+            per_text = _ones([list(map(index, ws)) for ws in words], len(distinct))
+            matrix = per_text @ _ones(map(self.word_columns, distinct), n_columns)
         else:
             matrix = _ones(map(self.columns, texts), n_columns)
         matrix.sum_duplicates()  # sorts each row's columns, as CountVectorizer does
