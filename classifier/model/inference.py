@@ -113,17 +113,10 @@ def word_ngrams(tokens: list[str], ngram_range: tuple[int, int]) -> list[str]:
     min_n, max_n = ngram_range
     if max_n == 1:
         return tokens
-    original = tokens
-    if min_n == 1:
-        tokens = list(original)
-        min_n += 1
-    else:
-        tokens = []
-    n_original = len(original)
-    for n in range(min_n, min(max_n + 1, n_original + 1)):
-        for i in range(n_original - n + 1):
-            tokens.append(" ".join(original[i : i + n]))
-    return tokens
+    grams = list(tokens) if min_n == 1 else []
+    for n in range(max(min_n, 2), max_n + 1):
+        grams += map(" ".join, zip(*(tokens[k:] for k in range(n)), strict=False))  # shifted
+    return grams
 
 
 def char_wb_ngrams(word: str, ngram_range: tuple[int, int]) -> list[str]:
