@@ -70,7 +70,7 @@ class RuleTokenizer:
 
     ``words(text)`` is what ``classifier.model.text.spacy_tokens`` returns: lower-cased
     tokens, punctuation and whitespace dropped. Results are cached per whitespace-separated
-    chunk, as spaCy caches them.
+    chunk, as spaCy caches them, and each token's word (or its absence) per token text.
     """
 
     rules: dict[str, Any]
