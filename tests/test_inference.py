@@ -66,11 +66,40 @@ def varied_texts(n: int = 300, seed: int = 1) -> list[str]:
 
 
 TEXTS = varied_texts()
+# Words the training texts also carry, so the vocabularies hold n-grams with accents, emoji,
+# other scripts, one-letter words and case that lowercasing changes.
+UNICODE_WORDS = [
+    *"aIxé😀日",
+    "ok",
+    "naïve",
+    "café",
+    "Straße",
+    "ǅemal",
+    "İstanbul",
+    "ΣΑΣ",
+    "über",
+    "🙈🙉",
+    "日本語",
+    "don't",
+    "e-mail",
+    "a.m.",
+    ":)",
+]
+# Separators: whitespace runs of every kind, and none (words run together).
+SEPARATORS = [" ", "  ", "\t", "\n\n", "\xa0", " \u3000 ", "\r\n", "\u2028", ""]
+
+
+def unicode_corpus() -> pd.DataFrame:
+    corpus = pd.DataFrame(tiny_corpus())
+    rng = random.Random(2)
+    extra = [" ".join(rng.choices(UNICODE_WORDS, k=3)) for _ in range(len(corpus))]
+    corpus["text"] = corpus["text"] + " " + pd.Series(extra)
+    return corpus
 
 
 @pytest.fixture(scope="module", params=sorted(SETTINGS))
 def pair(request, taxonomy, tmp_path_factory):
-    corpus = pd.DataFrame(tiny_corpus())
+    corpus = unicode_corpus()
     options = SETTINGS[request.param]
     fitted = TagClassifier(folds=3, never_suggest=never_suggest(taxonomy), **options)
     fitted.fit(corpus["text"], corpus[["team", "topic"]])
@@ -112,12 +141,54 @@ def test_single_suggestions_are_the_fitted_ones(pair):
 def test_feature_rows_are_the_fitted_ones(pair):
     fitted, loaded = pair
     assert loaded.features_.n_features_out_ == fitted.features_.n_features_out_
-    np.testing.assert_allclose(
-        loaded.features_.transform(TEXTS).toarray(),
-        fitted.features_.transform(TEXTS).toarray(),
-        rtol=0,
-        atol=1e-7,
-    )
+    assert_same_rows(loaded.features_.transform(TEXTS), fitted.features_.transform(TEXTS))
+
+
+def assert_same_rows(got, expected):
+    """The same sparse float32 rows, bit for bit: columns, their order and values."""
+    assert got.dtype == expected.dtype == np.float32
+    assert got.shape == expected.shape
+    np.testing.assert_array_equal(got.indptr, expected.indptr)
+    np.testing.assert_array_equal(got.indices, expected.indices)
+    np.testing.assert_array_equal(got.data, expected.data)
+
+
+WORD = st.one_of(
+    st.sampled_from(UNICODE_WORDS + [w for ws in TEAM_WORDS.values() for w in ws]),
+    st.text(alphabet="aé😀 ", max_size=3),
+    st.text(alphabet=st.characters(codec="utf-8"), max_size=8),
+)
+UNICODE_TEXT = st.lists(st.tuples(WORD, st.sampled_from(SEPARATORS)), max_size=10).map(
+    lambda parts: "".join(word + separator for word, separator in parts)
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(UNICODE_TEXT, min_size=1, max_size=6))
+def test_random_unicode_features_are_scikit_learns(pair, texts):
+    # The batch path (per-word cache, one sparse product) against TfidfVectorizer itself,
+    # and the one-text path against the fitted estimator's and against its batch row.
+    fitted, loaded = pair
+    got = loaded.features_.transform(texts)
+    assert_same_rows(got, fitted.features_.transform(texts))
+    for i, text in enumerate(texts):
+        columns, values = loaded.features_.sparse_row(text)
+        expected_columns, expected_values = fitted.features_.sparse_row(text)
+        order = np.argsort(expected_columns)
+        np.testing.assert_array_equal(columns, expected_columns[order])
+        np.testing.assert_allclose(values, expected_values[order], rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(columns, got[i].indices)
+        # float64 here, float32 step by step there (as in scikit-learn): the last bit may differ
+        np.testing.assert_allclose(values, got[i].data, rtol=1e-6, atol=0)
+
+
+def test_features_hold_when_the_word_cache_starts_afresh(pair, monkeypatch):
+    fitted, loaded = pair
+    monkeypatch.setattr("classifier.model.inference.CACHE_SIZE", 3)
+    for block in loaded.features_.blocks:
+        block._known.clear()  # else the words of TEXTS are all known from the tests before
+    assert_same_rows(loaded.features_.transform(TEXTS), fitted.features_.transform(TEXTS))
+    assert all(len(block._known) <= 3 for block in loaded.features_.blocks)
 
 
 @settings(max_examples=60, deadline=None)
@@ -134,7 +205,8 @@ def test_ngram_analysers_follow_scikit_learn():
     # by hand: unigrams then bigrams; padded words, a short word counted once per length
     assert word_ngrams(["a", "b", "c"], (1, 2)) == ["a", "b", "c", "a b", "b c"]
     assert word_ngrams(["a", "b"], (2, 3)) == ["a b"]
-    assert char_wb_ngrams("ab  c", (2, 3)) == [" a", "ab", "b ", " ab", "ab ", " c", "c ", " c "]
+    assert char_wb_ngrams("ab", (2, 3)) == [" a", "ab", "b ", " ab", "ab "]
+    assert char_wb_ngrams("c", (2, 4)) == [" c", "c ", " c "]
 
 
 def test_loading_and_suggesting_imports_no_heavy_library(tmp_path, taxonomy_file, taxonomy):

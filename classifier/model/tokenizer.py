@@ -22,6 +22,8 @@ from typing import Any
 
 RULES_VERSION = 1
 CACHE_SIZE = 100_000
+# Runs of whitespace and of anything else: the chunks spaCy's tokenizer starts from.
+RUNS = re.compile(r"\s+|\S+")
 
 
 def export_rules() -> dict[str, Any]:
@@ -68,7 +70,7 @@ class RuleTokenizer:
 
     ``words(text)`` is what ``classifier.model.text.spacy_tokens`` returns: lower-cased
     tokens, punctuation and whitespace dropped. Results are cached per whitespace-separated
-    chunk, as spaCy caches them.
+    chunk, as spaCy caches them, and each token's word (or its absence) per token text.
     """
 
     rules: dict[str, Any]
@@ -80,6 +82,7 @@ class RuleTokenizer:
     _specials: dict[str, tuple[str, ...]] = field(init=False, repr=False)
     _matcher: dict[str, list[tuple[str, ...]]] | None = field(init=False, repr=False)
     _cache: dict[str, tuple[str, ...]] = field(init=False, repr=False)
+    _words: dict[str, str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._prefix = _compile(self.rules["prefix"])
@@ -91,52 +94,44 @@ class RuleTokenizer:
         self._url_match = None if url_match is None else url_match.match
         self._specials = {k: tuple(v) for k, v in self.rules["special_cases"].items()}
         self._matcher = None  # built on first use: most texts never need it
-        self._cache = {}
+        self._cache = dict(self._specials)  # special cases first, never overwritten
+        self._words = {}
 
     # ---------------------------------------------------------------- public
     def tokens(self, text: str) -> list[str]:
         """Every token text spaCy's ``Tokenizer.__call__`` produces, whitespace tokens included."""
-        orths, spaces = self._tokenize_affixes(text, True)
-        return self._apply_special_cases(orths, spaces)
+        orths, spaced = self._tokenize_affixes(text, True)
+        return self._apply_special_cases(orths, spaced)
 
     def words(self, text: str) -> list[str]:
         """Lower-cased tokens that are neither punctuation nor whitespace."""
-        return [t.lower() for t in self.tokens(text) if not (is_punct(t) or t.isspace())]
+        known = self._words
+        if len(known) >= CACHE_SIZE:
+            known.clear()
+        words = []
+        for token in self.tokens(text):
+            word = known.get(token)
+            if word is None:  # "" for a token dropped
+                word = known[token] = "" if is_punct(token) or token.isspace() else token.lower()
+            if word:
+                words.append(word)
+        return words
 
     # ------------------------------------------------- tokenizer.pyx, ported
-    def _tokenize_affixes(self, string: str, specials: bool) -> tuple[list[str], list[bool]]:
+    def _tokenize_affixes(self, string: str, specials: bool) -> tuple[list[str], list[int]]:
+        """Tokens of each run of whitespace or not, and which tokens one space follows."""
         orths: list[str] = []
-        spaces: list[bool] = []
-        if not string:
-            return orths, spaces
-        start = 0
-        in_ws = string[0].isspace()
-        i = 0
-        for uc in string:
-            if uc.isspace() != in_ws:
-                if start < i:
-                    self._span(string[start:i], orths, spaces, specials)
-                if uc == " ":
-                    spaces[-1] = True
-                    start = i + 1
-                else:
-                    start = i
-                in_ws = not in_ws
-            i += 1
-        if start < i:
-            self._span(string[start:], orths, spaces, specials)
-            spaces[-1] = string[-1] == " " and not in_ws
-        return orths, spaces
-
-    def _span(self, span: str, orths: list[str], spaces: list[bool], specials: bool) -> None:
-        if specials and span in self._specials:
-            pieces: tuple[str, ...] = self._specials[span]
-        elif specials and span in self._cache:
-            pieces = self._cache[span]
-        else:
-            pieces = self._tokenize(span, specials)
-        orths.extend(pieces)
-        spaces.extend([False] * len(pieces))
+        spaced: list[int] = []
+        known = self._cache if specials else {}
+        for k, run in enumerate(RUNS.findall(string)):
+            if k and run[0] == " ":  # the first space after a word belongs to its last token
+                spaced.append(len(orths) - 1)
+                run = run[1:]
+                if not run:
+                    continue
+            pieces = known.get(run)
+            orths += self._tokenize(run, specials) if pieces is None else pieces
+        return orths, spaced
 
     def _tokenize(self, span: str, specials: bool) -> tuple[str, ...]:
         prefixes: list[str] = []
@@ -202,9 +197,7 @@ class RuleTokenizer:
     ) -> list[str]:
         tokens = list(prefixes)
         if string:
-            if specials and string in self._specials:
-                tokens.extend(self._specials[string])
-            elif specials and string in self._cache:
+            if specials and string in self._cache:
                 tokens.extend(self._cache[string])
             elif (self._token_match and self._token_match(string)) or (
                 self._url_match and self._url_match(string)
@@ -246,16 +239,20 @@ class RuleTokenizer:
                     or " " in chunk
                 ):
                     pattern = tuple(self._tokenize_affixes(chunk, False)[0])
-                    if pattern:
+                    # One token that becomes itself (" ", "'") changes nothing and, shorter
+                    # than any other match, cannot hide one either: left out.
+                    if pattern and not (len(pattern) == 1 and self._specials[chunk] == pattern):
                         matcher.setdefault(pattern[0], []).append(pattern)
             self._matcher = matcher
         return self._matcher
 
-    def _apply_special_cases(self, orths: list[str], spaces: list[bool]) -> list[str]:
+    def _apply_special_cases(self, orths: list[str], spaced: list[int]) -> list[str]:
         patterns = self._special_patterns()
+        if patterns.keys().isdisjoint(orths):
+            return orths
         matches = []
-        for start, orth in enumerate(orths):
-            for pattern in patterns.get(orth, ()):
+        for start in [i for i, orth in enumerate(orths) if orth in patterns]:
+            for pattern in patterns[orths[start]]:
                 end = start + len(pattern)
                 if tuple(orths[start:end]) == pattern:
                     matches.append((start, end))
@@ -270,18 +267,14 @@ class RuleTokenizer:
             if start not in seen and end - 1 not in seen:
                 kept.append((start, end))
             seen.update(range(start, end))
-        spans = {start: end for start, end in kept}
+        after = set(spaced)
         out: list[str] = []
         i = 0
-        while i < len(orths):
-            end = spans.get(i)
-            if end is None:
-                out.append(orths[i])
-                i += 1
-                continue
-            pieces = zip(orths[i:end], spaces[i:end], strict=True)
-            text = "".join(o + (" " if s else "") for o, s in pieces)
-            text = text[:-1] if spaces[end - 1] else text
-            out.extend(self._specials.get(text, orths[i:end]))
+        for start, end in sorted(kept):  # disjoint: shorter spans come later
+            text = "".join(orths[j] + " " * (j in after) for j in range(start, end - 1))
+            text += orths[end - 1]
+            out += orths[i:start]
+            out += self._specials.get(text, orths[start:end])
             i = end
+        out += orths[i:]
         return out
