@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 DAY = 24 * 3600
 NO_TIME = -(2**63)  # ``seconds`` of a message without a readable created_at
 CROSS_ROW_CHECKS = ("duplicate-message", "conflicting-duplicates")
+DUPLICATE = CROSS_ROW_CHECKS[0]
 BY = ("id", "text")
 
 
@@ -175,7 +176,9 @@ def combine_cross_row(*parts: pd.DataFrame) -> pd.DataFrame:
     duplicate in an earlier part (the same-id part) keeps only that duplicate-message finding."""
     import pandas as pd
 
-    masks = first_reasons([(part["row"].to_numpy(), part["check"].to_numpy()) for part in parts])
+    masks = first_reasons(
+        [(part["row"].to_numpy(), part["check"].eq(DUPLICATE).to_numpy()) for part in parts]
+    )
     found = [part[keep] for part, keep in zip(parts, masks, strict=True) if keep.any()]
     return _ordered(
         pd.concat(found, ignore_index=True) if found else _frame([], CROSS_ROW_CHECKS[0])
@@ -183,25 +186,24 @@ def combine_cross_row(*parts: pd.DataFrame) -> pd.DataFrame:
 
 
 def first_reasons(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-    """``combine_cross_row``'s rule on parts given as (rows, checks) arrays: per part, which
-    of its findings stay."""
+    """``combine_cross_row``'s rule on parts given as arrays (rows, is duplicate-message):
+    per part, which of its findings stay."""
     import numpy as np
 
     flagged = np.zeros(0, dtype=np.int64)
     kept = []
-    for rows, checks in parts:
-        duplicate = np.asarray(checks == "duplicate-message", dtype=bool)
+    for rows, duplicate in parts:
         kept.append(~(duplicate & np.isin(rows, flagged)))
         flagged = np.union1d(flagged, rows[duplicate])
     return kept
 
 
-def cross_row_order(rows: np.ndarray, checks: np.ndarray) -> np.ndarray:
-    """The order of findings by row, then ``CROSS_ROW_CHECKS`` (stable: axes stay in order)."""
+def cross_row_order(rows: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """The order of findings by row, then check (``ranks``: each one's place in
+    ``CROSS_ROW_CHECKS``); stable, so axes stay in taxonomy order."""
     import numpy as np
 
-    rank = {check: i for i, check in enumerate(CROSS_ROW_CHECKS)}
-    return np.lexsort((np.array([rank[c] for c in checks.tolist()]), rows))
+    return np.lexsort((ranks, rows))
 
 
 def _ordered(found: pd.DataFrame) -> pd.DataFrame:
@@ -210,7 +212,8 @@ def _ordered(found: pd.DataFrame) -> pd.DataFrame:
 
     if found.empty:
         return found.astype({"row": np.int64})
-    order = cross_row_order(found["row"].to_numpy(dtype=np.int64), found["check"].to_numpy())
+    ranks = found["check"].map({c: i for i, c in enumerate(CROSS_ROW_CHECKS)}).to_numpy()
+    order = cross_row_order(found["row"].to_numpy(dtype=np.int64), ranks)
     return found.iloc[order].reset_index(drop=True)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from classifier.audit.checks import COLUMNS, ROW_CHECKS
-from classifier.audit.duplicates import CROSS_ROW_CHECKS
+from classifier.audit.duplicates import CROSS_ROW_CHECKS, cross_row_order
 from classifier.errors import OutputError
 
 if TYPE_CHECKING:
@@ -156,24 +156,30 @@ class FindingsWriter:
             self._chunks[-1] = (self._write(found, len(self._chunks) - 1), self._chunks[-1][1])
 
     def findings(self, cross: pa.Table | pd.DataFrame | None, tail: list[pd.DataFrame]) -> Findings:
-        """The report's findings: the chunks', the cross-row ones (``combine_cross_row``, by
-        row) each read with the chunk of its rows, then ``tail`` (suspects and taxonomy)."""
+        """The report's findings: the chunks', the cross-row ones (``combine_cross_row``, in
+        any order) each read with the chunk of its rows, then ``tail`` (suspects and
+        taxonomy)."""
         import numpy as np
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
+        order, rows = None, np.zeros(0, np.int64)
         if cross is not None:
             cross = findings_table(cross)  # held as Arrow: a few bytes a message
-            self.counts.add(cross.select(COUNTED).to_pandas(), self.tally)
+            self.counts.add(_counted(cross), self.tally)
+            ranks = pc.index_in(cross["check"], value_set=pa.array(CROSS_ROW_CHECKS))
+            order = cross_row_order(cross["row"].to_numpy(), ranks.to_numpy())
+            rows = cross["row"].to_numpy()[order]
         for part in tail:
             self.counts.add(part, self.tally)
-        rows = cross["row"].to_numpy() if cross is not None else np.zeros(0, np.int64)
         pieces: list[Callable[[], pd.DataFrame]] = []
         start = 0
         for chunk, last in self._chunks:
             stop = int(np.searchsorted(rows, last, side="right"))
-            pieces.append(_merged(chunk, cross, start, stop))
+            pieces.append(_merged(chunk, cross, order, start, stop))
             start = stop
         if cross is not None and start < len(cross):
-            pieces.append(_merged(None, cross, start, len(cross)))
+            pieces.append(_merged(None, cross, order, start, len(cross)))
         pieces.append(lambda: order_findings(list(tail)))
         made = Findings(pieces, self.counts, self._spill)
         self._chunks, self._spill = [], None  # the files are the Findings' now
@@ -228,18 +234,34 @@ def _read(chunk: pd.DataFrame | Path) -> pd.DataFrame:
 
 
 def _merged(
-    chunk: pd.DataFrame | Path | None, cross: pa.Table | None, start: int, stop: int
+    chunk: pd.DataFrame | Path | None,
+    cross: pa.Table | None,
+    order: np.ndarray | None,
+    start: int,
+    stop: int,
 ) -> Callable[[], pd.DataFrame]:
-    """A piece: the chunk's findings and the cross-row findings ``start:stop`` (those of its
-    rows), in report order."""
+    """A piece: the chunk's findings and the cross-row findings ``order[start:stop]`` (those
+    of its rows), in report order."""
 
     def piece() -> pd.DataFrame:
+        import pyarrow as pa
+
         parts = [] if chunk is None else [_read(chunk)]
-        if cross is not None and stop > start:
-            parts.append(cross.slice(start, stop - start).to_pandas())
+        if cross is not None and order is not None and stop > start:
+            parts.append(cross.take(pa.array(order[start:stop])).to_pandas())
         return order_findings(parts)
 
     return piece
+
+
+def _counted(found: pa.Table) -> pd.DataFrame:
+    """What ``FindingCounts`` reads of ``found``, text as categoricals (a few strings)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pa.table(
+        {c: found[c] if c == "row" else pc.dictionary_encode(found[c]) for c in COUNTED}
+    ).to_pandas()
 
 
 def findings_table(found: pa.Table | pd.DataFrame) -> pa.Table:

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from classifier.audit.duplicates import (
     BY,
+    DUPLICATE,
     combine_cross_row,
     cross_row_findings,
-    cross_row_order,
     first_reasons,
     hash_buckets,
 )
@@ -83,8 +83,9 @@ class CrossRowKeys:
             self._write(keys)
 
     def findings(self, names: Mapping[int, str], checks: Iterable[str]) -> pa.Table:
-        """``cross_row_findings`` of every key added, with the ``id`` of each flagged row, by
-        row (``findings.findings_table``: a few bytes a message, not Python strings)."""
+        """``cross_row_findings`` of every key added, with the ``id`` of each flagged row
+        (``findings.findings_table``: a few bytes a message, not Python strings), the
+        disk's in no order (``FindingsWriter`` orders them)."""
         import pandas as pd
         import pyarrow as pa
 
@@ -224,13 +225,15 @@ def _named(
 
 
 def _combined(parts: list[pa.Table]) -> pa.Table:
-    """``combine_cross_row`` of parts held as Arrow tables."""
+    """``combine_cross_row`` of parts held as Arrow tables, left unordered (the findings'
+    reader orders them: a sorted copy of them all would double their memory)."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     if not parts:
         return findings_table(combine_cross_row())
-    columns = [(part["row"].to_numpy(), part["check"].to_numpy()) for part in parts]
+    columns = [
+        (part["row"].to_numpy(), pc.equal(part["check"], DUPLICATE).to_numpy()) for part in parts
+    ]
     kept = [p.filter(pa.array(k)) for p, k in zip(parts, first_reasons(columns), strict=True)]
-    table = pa.concat_tables(kept)
-    order = cross_row_order(table["row"].to_numpy(), table["check"].to_numpy())
-    return table.take(pa.array(order))
+    return pa.concat_tables(kept)
