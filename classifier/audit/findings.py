@@ -166,7 +166,8 @@ class FindingsWriter:
         order, rows = None, np.zeros(0, np.int64)
         if cross is not None:
             cross = findings_table(cross)  # held as Arrow: a few bytes a message
-            self.counts.add(_counted(cross), self.tally)
+            for start in range(0, cross.num_rows, 100_000):  # a slice at a time: no peak
+                self.counts.add(_counted(cross.slice(start, 100_000)), self.tally)
             ranks = pc.index_in(cross["check"], value_set=pa.array(CROSS_ROW_CHECKS))
             order = cross_row_order(cross["row"].to_numpy(), ranks.to_numpy())
             rows = cross["row"].to_numpy()[order]
