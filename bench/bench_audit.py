@@ -9,7 +9,8 @@ directory of 20 Parquet files (``audit-parquet-N/``). Every figure comes from a 
 so its peak RSS (``ru_maxrss``) is that run's own:
 
 - library: ``audit_dataset`` (read in chunks + every check + summary); with --model also
-  ``audit_dataset(judge=ModelJudge)``, the shipped default model judging every tag;
+  ``audit_dataset(judge=ModelJudge)``, the shipped TF-IDF model (``models/default``) judging
+  every tag;
 - CLI: ``feedtag audit CORPUS --format csv --output F`` (findings streamed to the file);
 - read: one pass of ``iter_frames`` (raw rows) and of ``iter_chunks`` (tags resolved), for the
   CSV and the Parquet dataset.
@@ -44,10 +45,9 @@ import sys, time, resource
 from classifier.taxonomy import load_taxonomy
 from classifier.audit.judges import ModelJudge
 from classifier.audit.stream import audit_dataset
-from classifier.model.store import default_model_path
 taxonomy = load_taxonomy()
 start = time.perf_counter()
-report = audit_dataset(sys.argv[1], taxonomy, judge=ModelJudge.load(default_model_path(), taxonomy))
+report = audit_dataset(sys.argv[1], taxonomy, judge=ModelJudge.load(sys.argv[2], taxonomy))
 done = time.perf_counter()
 usage = resource.getrusage(resource.RUSAGE_SELF)
 print(f"{done - start:.1f} {usage.ru_maxrss / 2**20:.2f} {len(report.found)} "
@@ -117,9 +117,9 @@ def main() -> None:
             f"peak RSS {peak} GiB, {int(found):,} findings (load {load()})"
         )
         if args.model:
-            wall, peak, found, cpu = child(JUDGED, str(path))
+            wall, peak, found, cpu = child(JUDGED, str(path), str(ROOT / "models" / "default"))
             print(
-                f"{rows:>11,} rows: library audit_dataset with the shipped model {wall} s wall "
+                f"{rows:>11,} rows: library audit_dataset judged by models/default {wall} s wall "
                 f"({cpu} s CPU), peak RSS {peak} GiB, {int(found):,} findings (load {load()})"
             )
         if not args.skip_cli:

@@ -66,7 +66,9 @@ def run(data: str, workers: list[int], model: Path | None, local: bool, commands
 
     print(f"machine: {machine()}")
     taxonomy = load_taxonomy()
-    fitted = load_model(model or default_model_path(), taxonomy)
+    model = model or default_model_path()
+    fitted = load_model(model, taxonomy)
+    print(f"model: {model}")
     files = dataset_files(data)
     print(f"data: {data} ({len(files)} Parquet files)")
     scratch = Path(tempfile.mkdtemp(prefix="bench-distributed-"))
