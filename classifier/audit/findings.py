@@ -169,8 +169,9 @@ class FindingsWriter:
             for start in range(0, cross.num_rows, 100_000):  # a slice at a time: no peak
                 self.counts.add(_counted(cross.slice(start, 100_000)), self.tally)
             ranks = pc.index_in(cross["check"], value_set=pa.array(CROSS_ROW_CHECKS))
-            order = cross_row_order(cross["row"].to_numpy(), ranks.to_numpy())
-            rows = cross["row"].to_numpy()[order]
+            rows = cross["row"].to_numpy()
+            order = cross_row_order(rows, ranks.to_numpy())
+            rows = rows[order]
         for part in tail:
             self.counts.add(part, self.tally)
         pieces: list[Callable[[], pd.DataFrame]] = []

@@ -91,16 +91,18 @@ class CrossRowKeys:
 
         checks = list(checks)
         if self._spill is None:
-            every = pd.concat(self._held, ignore_index=True) if self._held else None
+            if not self._held:
+                return findings_table(combine_cross_row())
+            every = pd.concat(self._held, ignore_index=True)
             self._held = []
-            found = combine_cross_row() if every is None else _named(every, names, checks, BY)
-            return findings_table(found)
+            ids = pa.array(every.pop(ID_TEXT).to_numpy(dtype=object), pa.string())
+            return findings_table(_named(every, names, checks, BY, ids))
         self._close_writers()
         parts = []
         for by in ("id", "text"):  # same-id duplicates first, as combine_cross_row asks
             for group in self._groups(by):  # any union of buckets is complete too
                 keys = pa.concat_tables([self._read(by, bucket) for bucket in group])
-                ids = keys[ID_TEXT]  # stays Arrow: only the flagged rows' become strings
+                ids = keys[ID_TEXT]
                 keys = keys.drop_columns([ID_TEXT]).to_pandas()
                 parts.append(findings_table(_named(keys, names, checks, (by,), ids)))
         return _combined(parts)
@@ -205,10 +207,10 @@ def _named(
     names: Mapping[int, str],
     checks: list[str],
     by: tuple[str, ...],
-    ids: pa.ChunkedArray | None = None,
+    ids: pa.Array | pa.ChunkedArray,
 ) -> pd.DataFrame:
-    """``cross_row_findings`` of ``keys`` (complete for ``by``), ids filled from its rows
-    (``ids``, in the keys' order; else the keys' ``ID_TEXT`` column)."""
+    """``cross_row_findings`` of ``keys`` (complete for ``by``), the ``id`` of each flagged
+    row taken from ``ids`` (in the keys' order; only those become Python strings)."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -218,10 +220,7 @@ def _named(
         return found
     rows = keys["row"].to_numpy(np.int64)
     at = pd.Series(np.arange(len(rows)), index=rows).loc[found["row"].to_numpy(np.int64)]
-    flagged = at.to_numpy()
-    if ids is None:
-        return found.assign(id=keys[ID_TEXT].to_numpy(dtype=object)[flagged])
-    return found.assign(id=ids.take(pa.array(flagged)).to_numpy(zero_copy_only=False))
+    return found.assign(id=ids.take(pa.array(at.to_numpy())).to_numpy(zero_copy_only=False))
 
 
 def _combined(parts: list[pa.Table]) -> pa.Table:
